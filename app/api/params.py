@@ -1,0 +1,118 @@
+"""Query parameters parsed with messages a person can act on (the problem body names the parameter)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Query
+
+from app.errors import InvalidParameter
+
+DateQuery = Annotated[
+    str | None,
+    Query(
+        description="A calendar date, YYYY-MM-DD.",
+        openapi_examples={"Palmyra falls": {"value": "2016-12-11"}},
+    ),
+]
+BboxQuery = Annotated[
+    str | None,
+    Query(
+        description="West,South,East,North in degrees (EPSG:4326).",
+        openapi_examples={"northern Syria": {"value": "36.5,35.5,39.5,37.0"}},
+    ),
+]
+
+
+def parse_date(name: str, value: str | None, *, default: date | None = None) -> date:
+    if value is None or value == "":
+        if default is None:
+            raise InvalidParameter(name, "is required (YYYY-MM-DD)")
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidParameter(name, f"'{value}' is not a calendar date in the form YYYY-MM-DD") from None
+
+
+def parse_date_range(start: str | None, end: str | None) -> tuple[date, date]:
+    first, last = parse_date("from", start), parse_date("to", end)
+    if first > last:
+        raise InvalidParameter("from", f"{first} is after to ({last})")
+    return first, last
+
+
+@dataclass(frozen=True)
+class BBox:
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def params(self) -> dict[str, float]:
+        return {"west": self.west, "south": self.south, "east": self.east, "north": self.north}
+
+
+def parse_bbox(value: str | None) -> BBox | None:
+    if value is None or value == "":
+        return None
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise InvalidParameter("bbox", f"'{value}' must be four numbers: west,south,east,north")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidParameter("bbox", f"'{value}' must be four numbers: west,south,east,north") from None
+    for label, number, limit in (
+        ("west", west, 180),
+        ("east", east, 180),
+        ("south", south, 90),
+        ("north", north, 90),
+    ):
+        if not -limit <= number <= limit:
+            raise InvalidParameter("bbox", f"{label} ({number}) is outside -{limit}..{limit}")
+    if west >= east:
+        raise InvalidParameter("bbox", f"west ({west}) must be less than east ({east})")
+    if south >= north:
+        raise InvalidParameter("bbox", f"south ({south}) must be less than north ({north})")
+    return BBox(west, south, east, north)
+
+
+def parse_point(name: str, value: str | None) -> tuple[float, float] | None:
+    if value is None or value == "":
+        return None
+    try:
+        lon, lat = (float(p) for p in value.split(","))
+    except ValueError:
+        raise InvalidParameter(name, f"'{value}' must be LON,LAT in degrees") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidParameter(name, f"'{value}' is outside -180..180, -90..90 (LON,LAT)")
+    return lon, lat
+
+
+def parse_list(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def encode_cursor(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def decode_cursor(value: str | None, size: int) -> list[Any] | None:
+    """A keyset cursor: the sort key of the last item seen. Opaque to clients."""
+    if not value:
+        return None
+    try:
+        key = orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise InvalidParameter("cursor", "is not a cursor this API gave out") from None
+    if not isinstance(key, list) or len(key) != size:
+        raise InvalidParameter("cursor", "is not a cursor this API gave out")
+    return key

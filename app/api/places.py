@@ -1,0 +1,133 @@
+"""Places: search, detail, who held one on a date, and its timeline."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy import text
+from starlette.responses import Response
+
+from app.api.caching import cached
+from app.api.deps import ReadConnection
+from app.api.params import (
+    BboxQuery,
+    DateQuery,
+    decode_cursor,
+    encode_cursor,
+    parse_bbox,
+    parse_date,
+    parse_list,
+    parse_point,
+)
+from app.db.queries.control import control_at_json, timeline_json
+from app.db.queries.places import PLACE_DETAIL, one_place_json, search_sql
+from app.errors import InvalidParameter
+from app.schemas.read import ControlRead, PlacePage, PlaceRead, TimelineRead
+
+router = APIRouter(prefix="/v1/places", tags=["places"])
+
+PlaceRefPath = Annotated[
+    str,
+    Path(
+        description="The place's id, slug, or any known spelling (case- and accent-insensitive).",
+        openapi_examples={
+            "slug": {"value": "palmyra"},
+            "spelling": {"value": "Tadmur"},
+            "arabic": {"value": "دير الزور"},
+        },
+    ),
+]
+PROBLEMS = {
+    404: {
+        "description": "No place has that name; the problem lists the closest names",
+        "content": {"application/problem+json": {}},
+    },
+    409: {
+        "description": "The name is shared by several places; the problem lists them",
+        "content": {"application/problem+json": {}},
+    },
+    400: {"description": "A parameter is invalid", "content": {"application/problem+json": {}}},
+}
+
+
+@router.get("", response_model=PlacePage, responses={400: PROBLEMS[400]})
+async def search_places(
+    request: Request,
+    conn: ReadConnection,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Any spelling, or part of one", openapi_examples={"typo": {"value": "Dayr az Zor"}}
+        ),
+    ] = None,
+    near: Annotated[
+        str | None, Query(description="LON,LAT: places within radius_km of this point, nearest first")
+    ] = None,
+    radius_km: Annotated[float, Query(gt=0, le=2000, description="Radius around `near`, in km")] = 50,
+    bbox: BboxQuery = None,
+    kind: Annotated[
+        str | None, Query(description="Comma-separated place kinds: city,town,airbase...")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page")] = 50,
+    cursor: Annotated[str | None, Query(description="From the `next` link of the previous page")] = None,
+) -> Response:
+    """Search places across every spelling, ranked by similarity; cursor-paginated with a `next` link."""
+    point, box, kinds = parse_point("near", near), parse_bbox(bbox), parse_list(kind)
+    after = decode_cursor(cursor, 2)
+    if q is not None and not q.strip():
+        raise InvalidParameter("q", "must not be empty")
+    sql = search_sql(
+        q=bool(q),
+        near=point is not None,
+        bbox=box is not None,
+        kinds=kinds is not None,
+        after=after is not None,
+    )
+    params: dict[str, object] = {"q": q, "kinds": kinds, "limit": limit + 1}
+    if point:
+        params |= {"lon": point[0], "lat": point[1], "radius_m": radius_km * 1000}
+    if box:
+        params |= box.params()
+    if after:
+        params |= {"after_key": float(after[0]), "after_id": int(after[1])}
+    rows = (await conn.execute(text(sql), params)).all()
+    next_link = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_link = str(
+            request.url.include_query_params(cursor=encode_cursor([rows[-1].sort_key, rows[-1].id]))
+        )
+    body = (
+        '{"items":['
+        + ",".join(row.item for row in rows)
+        + '],"next":'
+        + orjson.dumps(next_link).decode()
+        + "}"
+    )
+    return cached(request, body)
+
+
+@router.get("/{ref}", response_model=PlaceRead, responses={404: PROBLEMS[404], 409: PROBLEMS[409]})
+async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath) -> Response:
+    """One place: its location, kind, parent, children and every known spelling."""
+    return cached(request, await one_place_json(conn, PLACE_DETAIL, ref))
+
+
+@router.get("/{ref}/control", response_model=ControlRead, responses=PROBLEMS)
+async def get_control(
+    request: Request, conn: ReadConnection, ref: PlaceRefPath, at: DateQuery = None
+) -> Response:
+    """Who held the place on a date (default today), since when, with the event and sources behind it."""
+    on = parse_date("at", at, default=date.today())
+    return cached(request, await control_at_json(conn, ref=ref, at=on), on)
+
+
+@router.get(
+    "/{ref}/timeline", response_model=TimelineRead, responses={404: PROBLEMS[404], 409: PROBLEMS[409]}
+)
+async def get_timeline(request: Request, conn: ReadConnection, ref: PlaceRefPath) -> Response:
+    """The place's control periods and events, in date order, with sources."""
+    return cached(request, await timeline_json(conn, ref=ref))

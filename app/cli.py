@@ -1,0 +1,158 @@
+"""The `territory` command: database, dataset, server, and quick questions from the shell."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+import uvicorn
+
+from app.db import migrate
+from app.db.engine import create_engine, resolve_database_url
+from app.db.queries.control import control_at_json
+from app.errors import DomainError
+from app.localdb import LocalDatabaseError
+from app.paths import DATA_DIR
+from app.services.seed import DatasetError, SeedReport, seed
+from app.settings import get_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(
+    help="Territory: who controls which place when.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+
+def database_url() -> str:
+    try:
+        return resolve_database_url(get_settings())
+    except LocalDatabaseError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+
+def with_connection(work: Callable[[Any], Awaitable[T]], *, transaction: bool = False) -> T:
+    """Run `work(connection)` on a fresh engine; in one transaction when asked."""
+
+    async def run() -> T:
+        engine = create_engine(database_url(), pool_size=1)
+        try:
+            if transaction:
+                async with engine.begin() as connection:
+                    return await work(connection)
+            async with engine.connect() as connection:
+                return await work(connection)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database up to REVISION (default: the latest)."""
+    migrate.upgrade(database_url(), revision)
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base")]) -> None:
+    """Migrate the database down to REVISION."""
+    migrate.downgrade(database_url(), revision)
+
+
+@cli.command("seed")
+def seed_command(
+    data: Annotated[Path, typer.Option(help="Folder holding the dataset files")] = DATA_DIR,
+) -> None:
+    """Load the article's dataset (idempotent: a second run changes nothing)."""
+    try:
+        report: SeedReport = with_connection(lambda c: seed(c, data), transaction=True)
+    except DatasetError as exc:
+        typer.secho(f"dataset error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    for line in report.lines():
+        typer.echo(line)
+    typer.echo("seeded" if report.changed else "nothing to change")
+
+
+@cli.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the API with uvicorn."""
+    settings = get_settings()
+    # Resolve once here, so worker processes find the database without each starting the local cluster.
+    os.environ["DATABASE_URL"] = database_url()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@cli.command("up")
+def up(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Migrate, seed and serve: the API with the article's dataset, in one command."""
+    db_upgrade()
+    seed_command(DATA_DIR)
+    serve(host=host, port=port, workers=1)
+
+
+@cli.command("who-held")
+def who_held(
+    place: Annotated[str, typer.Argument(help="Id, slug or any spelling: Tadmur, 'Deir ez-Zour', الباب")],
+    on: Annotated[str, typer.Argument(metavar="DATE", help="YYYY-MM-DD")],
+) -> None:
+    """Print who held PLACE on DATE, with the period and its source."""
+    try:
+        at = date.fromisoformat(on)
+    except ValueError as exc:
+        typer.secho(f"DATE must be YYYY-MM-DD, got '{on}'", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    try:
+        body = with_connection(lambda c: control_at_json(c, ref=place, at=at))
+    except DomainError as exc:
+        typer.secho(exc.detail, fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(describe_control(orjson.loads(body)))
+
+
+def describe_control(answer: dict[str, Any]) -> str:
+    """One line: `Palmyra on 2016-12-20: Islamic State (since 2016-12-11, controlled; source: ...)`."""
+    head = f"{answer['place']['name']} on {answer['at']}"
+    if answer["status"] == "unknown":
+        return f"{head}: unknown (no record covers this date)"
+    parties = [p["name"] for p in answer["parties"]]
+    if answer["status"] == "contested":
+        who = "contested between " + " and ".join(parties)
+    elif answer["status"] == "besieged":
+        who = f"{answer['controller']['name']}, besieged by {' and '.join(parties)}"
+    else:
+        who = answer["controller"]["name"]
+    period = f"since {answer['since']}" + (f", until {answer['until']}" if answer["until"] else "")
+    if answer["certainty"] == "possible":
+        period += f", date known to the {answer['event']['precision']}"
+    sources = answer["event"]["sources"]
+    source = sources[0]["title"] + (f" ({sources[0]['publisher']})" if sources[0].get("publisher") else "")
+    return f"{head}: {who} ({period}, {answer['status']}; source: {source})"
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,311 @@
+"""The store: places and their names, actors, coalitions, sources, control events and the periods derived from them.
+
+Geometry is EPSG:4326 (longitude, latitude). Validity is a half-open `daterange` `[from, to)`: on the day of a
+capture the new holder holds the place. Vocabularies are CHECK constraints, so bad data is refused by the
+database whatever writes it. The migration in `migrations/versions` is the source of truth for the schema; these
+models mirror it for the ORM.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, ExcludeConstraint, Range
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Predictable constraint names, so migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ACTOR_KINDS = (
+    "state_army",
+    "armed_group",
+    "militia",
+    "private_military_company",
+    "air_coalition",
+    "special_forces",
+    "rebel_alliance",
+    "foreign_army",
+)
+PLACE_KINDS = (
+    "city",
+    "town",
+    "village",
+    "airbase",
+    "oilfield",
+    "district",
+    "border_crossing",
+    "military_base",
+)
+EVENT_KINDS = (
+    "captured",
+    "recaptured",
+    "liberated",
+    "withdrawn",
+    "besieged",
+    "siege_broken",
+    "contested",
+    "held",
+)
+STATUSES = ("controlled", "contested", "besieged")
+PRECISIONS = ("day", "month", "year")
+CONFIDENCES = ("confirmed", "reported", "claimed")
+MEMBERSHIP_ROLES = ("member", "supporter")
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Source(Base):
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    publisher: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    published_on: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Actor(Base):
+    __tablename__ = "actor"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", ACTOR_KINDS), name="kind"),
+        CheckConstraint("color ~ '^#[0-9a-fA-F]{6}$'", name="color"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    kind: Mapped[str] = mapped_column(String(40))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("actor.id"))
+    color: Mapped[str] = mapped_column(String(7), server_default=text("'#808080'"))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Coalition(Base):
+    __tablename__ = "coalition"
+    __table_args__ = (CheckConstraint("color ~ '^#[0-9a-fA-F]{6}$'", name="color"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    color: Mapped[str] = mapped_column(String(7), server_default=text("'#808080'"))
+
+    memberships: Mapped[list[CoalitionMembership]] = relationship(back_populates="coalition")
+
+
+class CoalitionMembership(Base):
+    """An actor's membership of a coalition over a validity range; an actor may be in several coalitions at once."""
+
+    __tablename__ = "coalition_membership"
+    __table_args__ = (
+        CheckConstraint(one_of("role", MEMBERSHIP_ROLES), name="role"),
+        CheckConstraint("NOT isempty(valid)", name="valid_not_empty"),
+        # The database, not the loader, refuses two overlapping memberships of one actor in one coalition.
+        ExcludeConstraint(
+            ("coalition_id", "="),
+            ("actor_id", "="),
+            ("valid", "&&"),
+            name="excl_coalition_membership_overlap",
+            using="gist",
+        ),
+        Index("ix_coalition_membership_actor_valid", "actor_id", "valid", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coalition_id: Mapped[int] = mapped_column(ForeignKey("coalition.id", ondelete="CASCADE"))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actor.id", ondelete="CASCADE"))
+    valid: Mapped[Range[date]] = mapped_column(DATERANGE)
+    role: Mapped[str] = mapped_column(String(20), server_default=text("'member'"))
+    note: Mapped[str | None] = mapped_column(Text)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
+
+    coalition: Mapped[Coalition] = relationship(back_populates="memberships")
+
+
+class Place(Base):
+    __tablename__ = "place"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", PLACE_KINDS), name="kind"),
+        CheckConstraint("country_code ~ '^[A-Z]{2}$'", name="country_code"),
+        CheckConstraint("population IS NULL OR population >= 0", name="population"),
+        CheckConstraint(
+            "ST_X(geom) BETWEEN -180 AND 180 AND ST_Y(geom) BETWEEN -90 AND 90", name="geom_in_range"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))
+    # GeoAlchemy2 creates the GiST index (idx_place_geom) itself.
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326, nullable=False))
+    country_code: Mapped[str] = mapped_column(String(2))
+    population: Mapped[int | None] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("place.id"))
+
+    names: Mapped[list[PlaceName]] = relationship(back_populates="place", cascade="all, delete-orphan")
+
+
+class PlaceName(Base):
+    """Every spelling of a place, as written. `name_norm` (lower-case, unaccented, punctuation folded) is what lookups match."""
+
+    __tablename__ = "place_name"
+    __table_args__ = (
+        UniqueConstraint("place_id", "name", name="uq_place_name_place_id_name"),
+        Index("ix_place_name_name_norm", "name_norm"),
+        Index(
+            "ix_place_name_name_norm_trgm",
+            "name_norm",
+            postgresql_using="gin",
+            postgresql_ops={"name_norm": "gin_trgm_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(20))
+    name_norm: Mapped[str] = mapped_column(Text, Computed("territory_normalize(name)", persisted=True))
+
+    place: Mapped[Place] = relationship(back_populates="names")
+
+
+class ControlEvent(Base):
+    """Something that happened to a place on a date: the source record from which control periods are derived."""
+
+    __tablename__ = "control_event"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", EVENT_KINDS), name="kind"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint(one_of("precision", PRECISIONS), name="precision"),
+        CheckConstraint(one_of("confidence", CONFIDENCES), name="confidence"),
+        CheckConstraint("status = 'contested' OR actor_id IS NOT NULL", name="holder_named"),
+        CheckConstraint("status <> 'contested' OR cardinality(party_ids) >= 2", name="contested_parties"),
+        CheckConstraint("status <> 'besieged' OR cardinality(party_ids) >= 1", name="besieger_named"),
+        CheckConstraint(
+            "precision = 'day' OR (precision = 'month' AND extract(day FROM occurred_on) = 1)"
+            " OR (precision = 'year' AND extract(doy FROM occurred_on) = 1)",
+            name="precision_aligned",
+        ),
+        Index("ix_control_event_place_id_occurred_on", "place_id", "occurred_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    precision: Mapped[str] = mapped_column(String(5), server_default=text("'day'"))
+    # Orders two events on one day; the last one gives the day's state.
+    seq: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("actor.id"))
+    losing_actor_id: Mapped[int | None] = mapped_column(ForeignKey("actor.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    # Contested: every actor fighting for the place. Besieged: the besiegers.
+    party_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    confidence: Mapped[str] = mapped_column(String(10), server_default=text("'confirmed'"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ControlEventSource(Base):
+    __tablename__ = "control_event_source"
+
+    control_event_id: Mapped[int] = mapped_column(
+        ForeignKey("control_event.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"), primary_key=True, index=True)
+
+
+class ControlPeriod(Base):
+    """Derived from control events by the database (trigger `control_event_periods_*`); never written directly."""
+
+    __tablename__ = "control_period"
+    __table_args__ = (
+        CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint("NOT isempty(valid)", name="valid_not_empty"),
+        # One state per place on any date, guaranteed by the database.
+        ExcludeConstraint(
+            ("place_id", "="), ("valid", "&&"), name="excl_control_period_overlap", using="gist"
+        ),
+        Index("ix_control_period_actor_valid", "actor_id", "valid", postgresql_using="gist"),
+        Index("ix_control_period_valid", "valid", postgresql_using="gist"),
+        # Expression indexes (lower(valid), geom::geography) are declared in the migration only.
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("actor.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    party_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    valid: Mapped[Range[date]] = mapped_column(DATERANGE)
+    control_event_id: Mapped[int] = mapped_column(ForeignKey("control_event.id", ondelete="CASCADE"))
+
+
+class Territory(Base):
+    """An area an actor held over a validity range."""
+
+    __tablename__ = "territory"
+    __table_args__ = (
+        CheckConstraint("NOT isempty(valid)", name="valid_not_empty"),
+        Index("ix_territory_valid", "valid", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actor.id"))
+    geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, nullable=False))
+    valid: Mapped[Range[date]] = mapped_column(DATERANGE)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
+    approximate: Mapped[bool] = mapped_column(server_default=text("true"))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class FrontLine(Base):
+    """A line between two sides over a validity range."""
+
+    __tablename__ = "front_line"
+    __table_args__ = (
+        CheckConstraint("NOT isempty(valid)", name="valid_not_empty"),
+        Index("ix_front_line_valid", "valid", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(Geometry("MULTILINESTRING", srid=4326, nullable=False))
+    side_a_actor_id: Mapped[int] = mapped_column(ForeignKey("actor.id"))
+    side_b_actor_id: Mapped[int] = mapped_column(ForeignKey("actor.id"))
+    valid: Mapped[Range[date]] = mapped_column(DATERANGE)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("source.id"))
+    approximate: Mapped[bool] = mapped_column(server_default=text("true"))
+    notes: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,222 @@
+"""Who held a place on a date: the control period containing the date, with its event and sources, as JSON
+built by PostgreSQL. The place reference is resolved in the same statement: one round trip per request."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.queries.places import RESOLVED_PLACES_CTE, one_place_json
+
+# The uncertainty window of an event: a month-precision event may have happened any day of its month.
+PRECISION_WINDOW = (
+    "CASE e.precision WHEN 'month' THEN interval '1 month' WHEN 'year' THEN interval '1 year' END"
+)
+
+ACTOR_REF = "json_build_object('slug', {a}.slug, 'name', {a}.name)"
+
+# Sources of an event, in the order they were linked.
+EVENT_SOURCES = """
+    coalesce((SELECT json_agg(json_build_object('slug', s.slug, 'title', s.title, 'publisher', s.publisher,
+                                                'url', s.url, 'published_on', s.published_on) ORDER BY s.id)
+              FROM control_event_source AS es JOIN source AS s ON s.id = es.source_id
+              WHERE es.control_event_id = e.id), '[]'::json)
+"""
+
+# Coalitions an actor belonged to on :at.
+ACTOR_COALITIONS = """
+    coalesce((SELECT json_agg(json_build_object('slug', c.slug, 'name', c.name) ORDER BY c.slug)
+              FROM coalition_membership AS m JOIN coalition AS c ON c.id = m.coalition_id
+              WHERE m.actor_id = {actor_id} AND m.valid @> CAST(:at AS date)), '[]'::json)
+"""
+
+PERIOD_PARTIES = """
+    coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
+              FROM actor AS x WHERE x.id = ANY(cp.party_ids)), '[]'::json)
+"""
+
+
+def period_at(alias: str, at: str = ":at") -> str:
+    """Join the period in force at a date: the latest one starting on or before it (an index-only probe of
+    ix_control_period_place_id_lower_valid), kept only if it has not ended by then."""
+    return f"""
+    LEFT JOIN LATERAL (
+        SELECT q.* FROM control_period AS q
+        WHERE q.place_id = p.id AND lower(q.valid) <= CAST({at} AS date)
+        ORDER BY lower(q.valid) DESC
+        LIMIT 1
+    ) AS {alias} ON {alias}.valid @> CAST({at} AS date)
+"""
+
+
+PERIOD_AT = period_at("cp")
+
+CONTROL_BODY = f"""
+    json_build_object(
+        'place', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name),
+        'at', CAST(:at AS date),
+        'status', coalesce(cp.status, 'unknown'),
+        'controller', CASE WHEN a.id IS NOT NULL THEN {ACTOR_REF.format(a="a")} END,
+        'coalitions', {ACTOR_COALITIONS.format(actor_id="cp.actor_id")},
+        'since', lower(cp.valid),
+        'until', upper(cp.valid),
+        'parties', {PERIOD_PARTIES},
+        'certainty', CASE
+            WHEN cp.id IS NULL THEN NULL
+            WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
+            ELSE 'definite' END,
+        'event', CASE WHEN e.id IS NOT NULL THEN json_build_object(
+            'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision,
+            'kind', e.kind, 'confidence', e.confidence, 'notes', e.notes, 'sources', {EVENT_SOURCES}) END
+    )
+"""
+
+CONTROL_AT = text(f"""
+    WITH {RESOLVED_PLACES_CTE}
+    SELECT (SELECT count(*) FROM resolved) AS matches,
+           (SELECT {CONTROL_BODY}
+            FROM place AS p
+            {PERIOD_AT}
+            LEFT JOIN actor AS a ON a.id = cp.actor_id
+            LEFT JOIN control_event AS e ON e.id = cp.control_event_id
+            WHERE p.id = (SELECT id FROM resolved) AND (SELECT count(*) FROM resolved) = 1)::text AS body
+""")
+
+
+async def control_at_json(conn: AsyncConnection, *, ref: str, at: date) -> str:
+    """The control answer for the place `ref` names, on `at`, as JSON text ready to send."""
+    return await one_place_json(conn, CONTROL_AT, ref, at=at)
+
+
+# Every actor's coalitions on :at, computed once per query rather than once per place.
+COALITIONS_ON_DATE_CTE = """
+    actor_coalitions AS (
+        SELECT m.actor_id,
+               json_agg(json_build_object('slug', c.slug, 'name', c.name) ORDER BY c.slug) AS coalitions,
+               array_agg(c.slug) AS slugs
+        FROM coalition_membership AS m JOIN coalition AS c ON c.id = m.coalition_id
+        WHERE m.valid @> CAST(:at AS date)
+        GROUP BY m.actor_id
+    )
+"""
+
+
+def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) -> str:
+    """Every place's state on :at as a GeoJSON FeatureCollection, built entirely by PostgreSQL."""
+    filters = []
+    if bbox:
+        filters.append("p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)")
+    if kinds:
+        filters.append("p.kind = ANY(:kinds)")
+    if actor:
+        filters.append("a.slug = :actor")
+    if coalition:
+        filters.append(":coalition = ANY(ac.slugs)")
+    where = f"WHERE {' AND '.join(filters)}" if filters else ""
+    return f"""
+        WITH {COALITIONS_ON_DATE_CTE}
+        SELECT json_build_object('type', 'FeatureCollection', 'at', CAST(:at AS date),
+                                 'features', coalesce(json_agg(feature ORDER BY id), '[]'::json))::text
+        FROM (
+            SELECT p.id, json_build_object(
+                'type', 'Feature',
+                'id', p.id,
+                'geometry', ST_AsGeoJSON(p.geom, 5)::json,
+                'properties', json_build_object(
+                    'id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind,
+                    'status', coalesce(cp.status, 'unknown'),
+                    'controller', CASE WHEN a.id IS NOT NULL THEN json_build_object('slug', a.slug, 'name', a.name) END,
+                    'color', a.color,
+                    'coalitions', coalesce(ac.coalitions, '[]'::json),
+                    'since', lower(cp.valid))) AS feature
+            FROM place AS p
+            {PERIOD_AT}
+            LEFT JOIN actor AS a ON a.id = cp.actor_id
+            LEFT JOIN actor_coalitions AS ac ON ac.actor_id = cp.actor_id
+            {where}
+        ) AS features
+    """
+
+
+STATE = """json_build_object(
+    'status', coalesce({p}.status, 'unknown'),
+    'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = {p}.actor_id),
+    'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
+                         FROM actor AS x WHERE x.id = ANY({p}.party_ids)), '[]'::json),
+    'since', lower({p}.valid))"""
+
+EVENT_JSON = f"""json_build_object(
+    'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision, 'kind', e.kind,
+    'status', e.status,
+    'actor', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = e.actor_id),
+    'loses', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = e.losing_actor_id),
+    'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
+                         FROM actor AS x WHERE x.id = ANY(e.party_ids)), '[]'::json),
+    'confidence', e.confidence, 'notes', e.notes, 'recorded_at', e.recorded_at,
+    'sources', {EVENT_SOURCES})"""
+
+
+def changes_sql(*, bbox: bool, actor: bool, after: bool) -> str:
+    """Places whose holder, status or parties differ between :from and :to, with the events in between.
+
+    Only a place with a period beginning in (from, to] can differ, so candidates come from the index on
+    lower(valid) instead of a probe of every place.
+    """
+    filters = []
+    if bbox:
+        filters.append("p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)")
+    if actor:
+        filters.append(
+            "(SELECT id FROM actor WHERE slug = :actor) IN (b.actor_id, t.actor_id) "
+            "OR (SELECT id FROM actor WHERE slug = :actor) = ANY(b.party_ids || t.party_ids)"
+        )
+    if after:
+        filters.append("p.id > :after_id")
+    extra = "".join(f" AND ({f})" for f in filters)
+    return f"""
+        SELECT p.id, json_build_object(
+            'place', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind,
+                                       'location', ST_AsGeoJSON(p.geom, 5)::json),
+            'before', {STATE.format(p="b")},
+            'after', {STATE.format(p="t")},
+            'events', (SELECT json_agg({EVENT_JSON} ORDER BY e.occurred_on, e.seq, e.id)
+                       FROM control_event AS e
+                       WHERE e.place_id = p.id AND e.occurred_on > CAST(:from AS date)
+                         AND e.occurred_on <= CAST(:to AS date)))::text AS item
+        FROM (SELECT DISTINCT place_id FROM control_period
+              WHERE lower(valid) > CAST(:from AS date) AND lower(valid) <= CAST(:to AS date)) AS changed
+        JOIN place AS p ON p.id = changed.place_id
+        {period_at("b", ":from")}
+        {period_at("t", ":to")}
+        WHERE (b.actor_id, b.status, b.party_ids) IS DISTINCT FROM (t.actor_id, t.status, t.party_ids){extra}
+        ORDER BY p.id
+        LIMIT :limit
+    """
+
+
+TIMELINE = text(f"""
+    WITH {RESOLVED_PLACES_CTE}
+    SELECT (SELECT count(*) FROM resolved) AS matches,
+           (SELECT json_build_object(
+                'place', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name),
+                'periods', coalesce((
+                    SELECT json_agg(json_build_object(
+                        'since', lower(cp.valid), 'until', upper(cp.valid), 'status', cp.status,
+                        'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name)
+                                       FROM actor AS x WHERE x.id = cp.actor_id),
+                        'parties', {PERIOD_PARTIES},
+                        'event_id', cp.control_event_id) ORDER BY lower(cp.valid))
+                    FROM control_period AS cp WHERE cp.place_id = p.id), '[]'::json),
+                'events', coalesce((
+                    SELECT json_agg({EVENT_JSON} ORDER BY e.occurred_on, e.seq, e.id)
+                    FROM control_event AS e WHERE e.place_id = p.id), '[]'::json))
+            FROM place AS p
+            WHERE p.id = (SELECT id FROM resolved) AND (SELECT count(*) FROM resolved) = 1)::text AS body
+""")
+
+
+async def timeline_json(conn: AsyncConnection, *, ref: str) -> str:
+    """The place's periods and events, in date order, with sources."""
+    return await one_place_json(conn, TIMELINE, ref)

@@ -1,0 +1,50 @@
+"""The FastAPI application: `create_app()` builds it; uvicorn runs it as a factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from app.api import actors, control, health, places
+from app.db.engine import create_engine, read_only, resolve_database_url
+from app.errors import install_problem_handlers
+from app.settings import Settings, get_settings
+
+DESCRIPTION = """
+Who controls which place when, in the war against Islamic State in Syria and Iraq (2014–2017) and beyond:
+places and their spellings, armed actors and their coalitions over time, control events with their sources, and
+the control periods the database derives from them.
+
+Dates are calendar dates and periods are half-open `[since, until)`: on the day of a capture the new holder
+holds the place. GeoJSON is longitude, latitude (RFC 7946). Errors are RFC 9457 problem details.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(resolve_database_url(settings), pool_size=settings.pool_size)
+        app.state.engine = engine
+        app.state.read_engine = read_only(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Territory",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for router in (health.router, places.router, control.router, actors.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,289 @@
+"""Load the dataset in `data/` into the store, idempotently: a second run finds nothing to change.
+
+Every row is upserted on its natural key (slug, external id) and only rewritten when its content differs, so an
+unchanged event does not fire the period recomputation and keeps its id. The whole load is one transaction.
+Seeding never deletes: a row removed from the files stays in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table, delete, func, literal_column, select, tuple_, update
+from sqlalchemy.dialects.postgresql import Range, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.models import (
+    Actor,
+    Coalition,
+    CoalitionMembership,
+    ControlEvent,
+    ControlEventSource,
+    Place,
+    PlaceName,
+    Source,
+)
+from app.paths import DATA_DIR
+from app.schemas.dataset import ActorIn, CoalitionIn, EventIn, PlaceIn, PlaceNameIn, SourceIn
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class DatasetError(ValueError):
+    """The dataset files are malformed or refer to something they do not define."""
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class SeedReport:
+    counts: dict[str, Counts] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return any(c.created or c.updated for c in self.counts.values())
+
+    def lines(self) -> list[str]:
+        return [
+            f"{name:<22} {c.created:>4} created {c.updated:>4} updated {c.unchanged:>4} unchanged"
+            for name, c in self.counts.items()
+        ]
+
+
+def load_file(path: Path, model: type[Model]) -> list[Model]:
+    try:
+        rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as exc:
+        raise DatasetError(f"{path.name}: {exc}") from exc
+    if not isinstance(rows, list):
+        raise DatasetError(f"{path.name}: expected a list of entries")
+    items = []
+    for index, row in enumerate(rows):
+        try:
+            items.append(model.model_validate(row))
+        except ValidationError as exc:
+            label = row.get("slug") or row.get("external_id") if isinstance(row, dict) else None
+            raise DatasetError(f"{path.name} entry {index} ({label}): {exc}") from exc
+    return items
+
+
+def _lookup(ids: dict[str, int], slug: str | None, what: str, where: str) -> int | None:
+    if slug is None:
+        return None
+    if slug not in ids:
+        raise DatasetError(f"{where}: unknown {what} '{slug}'")
+    return ids[slug]
+
+
+async def _upsert(
+    conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], key: str
+) -> tuple[dict[str, int], Counts]:
+    """Insert or update rows on `key`; rows whose content is unchanged are left alone. Returns key -> id."""
+    counts = Counts()
+    if rows:
+        stmt = insert(table).values(list(rows))
+        columns = [name for name in rows[0] if name != key]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[key],
+            set_={name: stmt.excluded[name] for name in columns},
+            where=tuple_(*(table.c[n] for n in columns)).is_distinct_from(
+                tuple_(*(stmt.excluded[n] for n in columns))
+            ),
+        ).returning(table.c[key], literal_column("xmax = 0").label("inserted"))
+        for _, inserted in (await conn.execute(stmt)).all():
+            if inserted:
+                counts.created += 1
+            else:
+                counts.updated += 1
+        counts.unchanged = len(rows) - counts.created - counts.updated
+    keys = [row[key] for row in rows]
+    found = await conn.execute(select(table.c[key], table.c.id).where(table.c[key].in_(keys)))
+    return dict(found.all()), counts
+
+
+async def _set_parents(conn: AsyncConnection, table: Table, parents: Iterable[tuple[int, int | None]]) -> int:
+    changed = 0
+    for row_id, parent_id in parents:
+        result = await conn.execute(
+            update(table)
+            .where(table.c.id == row_id, table.c.parent_id.is_distinct_from(parent_id))
+            .values(parent_id=parent_id)
+        )
+        changed += result.rowcount  # type: ignore[attr-defined]
+    return changed
+
+
+async def seed(conn: AsyncConnection, data_dir: Path = DATA_DIR) -> SeedReport:
+    """Load every file of the dataset; the caller owns the transaction."""
+    report = SeedReport()
+    sources = load_file(data_dir / "sources.yaml", SourceIn)
+    actors = load_file(data_dir / "actors.yaml", ActorIn)
+    coalitions = load_file(data_dir / "coalitions.yaml", CoalitionIn)
+    places = load_file(data_dir / "places.yaml", PlaceIn)
+    events = load_file(data_dir / "events.yaml", EventIn)
+
+    source_ids, report.counts["sources"] = await _upsert(
+        conn, Source.__table__, [s.model_dump() for s in sources], "slug"
+    )
+
+    actor_ids, report.counts["actors"] = await _upsert(
+        conn, Actor.__table__, [a.model_dump(exclude={"parent"}) for a in actors], "slug"
+    )
+    reparented = await _set_parents(
+        conn,
+        Actor.__table__,
+        ((actor_ids[a.slug], _lookup(actor_ids, a.parent, "actor", f"actor {a.slug}")) for a in actors),
+    )
+    report.counts["actors"].updated += reparented
+
+    coalition_ids, report.counts["coalitions"] = await _upsert(
+        conn, Coalition.__table__, [c.model_dump(exclude={"members"}) for c in coalitions], "slug"
+    )
+    report.counts["memberships"] = await _sync_memberships(
+        conn, coalitions, coalition_ids, actor_ids, source_ids
+    )
+
+    place_rows = [
+        {
+            "slug": p.slug,
+            "name": p.name,
+            "kind": p.kind,
+            "country_code": p.country,
+            "population": p.population,
+            # ST_MakePoint takes longitude first (x), then latitude (y).
+            "geom": func.ST_SetSRID(func.ST_MakePoint(p.lon, p.lat), 4326),
+        }
+        for p in places
+    ]
+    place_ids, report.counts["places"] = await _upsert(conn, Place.__table__, place_rows, "slug")
+    report.counts["places"].updated += await _set_parents(
+        conn,
+        Place.__table__,
+        ((place_ids[p.slug], _lookup(place_ids, p.parent, "place", f"place {p.slug}")) for p in places),
+    )
+    report.counts["place names"] = await _insert_names(conn, places, place_ids)
+
+    report.counts["events"] = await _upsert_events(conn, events, place_ids, actor_ids, source_ids)
+    return report
+
+
+async def _sync_memberships(
+    conn: AsyncConnection,
+    coalitions: list[CoalitionIn],
+    coalition_ids: dict[str, int],
+    actor_ids: dict[str, int],
+    source_ids: dict[str, int],
+) -> Counts:
+    """Memberships have no natural key: a coalition's set is replaced only when it differs from the files."""
+    table = CoalitionMembership.__table__
+    counts = Counts()
+    for coalition in coalitions:
+        coalition_id = coalition_ids[coalition.slug]
+        where = f"coalition {coalition.slug}"
+        wanted = {
+            (
+                _lookup(actor_ids, m.actor, "actor", where), m.from_, m.to, m.role, m.note,
+                _lookup(source_ids, m.source, "source", where),
+            )
+            for m in coalition.members
+        }
+        existing = await conn.execute(
+            select(table.c.actor_id, table.c.valid, table.c.role, table.c.note, table.c.source_id).where(
+                table.c.coalition_id == coalition_id
+            )
+        )
+        have = {(a, v.lower, v.upper, r, n, s) for a, v, r, n, s in existing.all()}
+        if have == wanted:
+            counts.unchanged += len(wanted)
+            continue
+        await conn.execute(delete(table).where(table.c.coalition_id == coalition_id))
+        if wanted:
+            await conn.execute(
+                insert(table),
+                [
+                    {"coalition_id": coalition_id, "actor_id": a, "valid": Range(lo, hi, bounds="[)"),
+                     "role": r, "note": n, "source_id": s}
+                    for a, lo, hi, r, n, s in wanted
+                ],
+            )
+        counts.created += len(wanted)
+    return counts
+
+
+async def _insert_names(conn: AsyncConnection, places: list[PlaceIn], place_ids: dict[str, int]) -> Counts:
+    rows = [
+        {"place_id": place_ids[p.slug], "name": n.name, "lang": n.lang}
+        for p in places
+        for n in [PlaceNameIn(name=p.name, lang="en"), *p.names]
+    ]
+    result = await conn.execute(
+        insert(PlaceName.__table__).values(rows).on_conflict_do_nothing().returning(PlaceName.__table__.c.id)
+    )
+    created = len(result.all())
+    return Counts(created=created, unchanged=len(rows) - created)
+
+
+async def _upsert_events(
+    conn: AsyncConnection,
+    events: list[EventIn],
+    place_ids: dict[str, int],
+    actor_ids: dict[str, int],
+    source_ids: dict[str, int],
+) -> Counts:
+    rows = []
+    for e in events:
+        where = f"event {e.external_id}"
+        actor_id = _lookup(actor_ids, e.actor, "actor", where)
+        parties = {_lookup(actor_ids, p, "actor", where) for p in e.parties}
+        if e.status == "contested" and actor_id is not None:
+            parties.add(actor_id)  # the holder of a contested place is one of its parties
+        rows.append(
+            {
+                "external_id": e.external_id,
+                "place_id": _lookup(place_ids, e.place, "place", where),
+                "occurred_on": e.date,
+                "precision": e.precision,
+                "seq": e.seq,
+                "kind": e.kind,
+                "actor_id": actor_id,
+                "losing_actor_id": _lookup(actor_ids, e.loses, "actor", where),
+                "status": e.status,
+                "party_ids": sorted(p for p in parties if p is not None),
+                "confidence": e.confidence,
+                "notes": e.notes,
+            }
+        )
+    event_ids, counts = await _upsert(conn, ControlEvent.__table__, rows, "external_id")
+
+    links = ControlEventSource.__table__
+    wanted = {
+        (event_ids[e.external_id], _lookup(source_ids, s, "source", f"event {e.external_id}"))
+        for e in events
+        for s in e.sources
+    }
+    existing = await conn.execute(
+        select(links.c.control_event_id, links.c.source_id).where(
+            links.c.control_event_id.in_(list(event_ids.values()))
+        )
+    )
+    have = {tuple(row) for row in existing.all()}
+    if stale := have - wanted:
+        await conn.execute(
+            delete(links).where(tuple_(links.c.control_event_id, links.c.source_id).in_(list(stale)))
+        )
+    if missing := wanted - have:
+        await conn.execute(
+            insert(links),
+            [{"control_event_id": e, "source_id": s} for e, s in sorted(missing)],  # type: ignore[type-var]
+        )
+    return counts

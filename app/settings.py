@@ -1,0 +1,35 @@
+"""Settings from the environment. No instance at import time: `get_settings()` reads them when asked."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TERRITORY_", extra="ignore")
+
+    # A plain postgresql://user:pass@host:port/db URL; the app picks its own driver. Unset: a local cluster.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "TERRITORY_DATABASE_URL")
+    )
+    pool_size: int = Field(default=10, ge=1, le=200)
+    # Seconds a dashboard or proxy may keep an answer about a past date, and one about today.
+    cache_max_age_past: int = Field(default=86_400, ge=0)
+    cache_max_age_today: int = Field(default=60, ge=0)
+    log_level: str = "info"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def async_database_url(url: str) -> str:
+    """postgresql://... as given by the user -> the asyncpg URL SQLAlchemy wants."""
+    for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"DATABASE_URL must start with postgresql://, got {url.split(':', 1)[0]}://")
