@@ -1,0 +1,88 @@
+"""HTTP behaviour: caching headers and 304, health and readiness, and a problem body for every bad input."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+async def test_etag_and_if_none_match_give_304(client: httpx.AsyncClient) -> None:
+    first = await client.get("/v1/places/palmyra/control", params={"at": "2016-12-20"})
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "public, max-age=86400"  # a past date
+    again = await client.get("/v1/places/palmyra/control", params={"at": "2016-12-20"}, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    other_day = await client.get("/v1/places/palmyra/control", params={"at": "2016-12-10"}, headers={"If-None-Match": etag})
+    assert other_day.status_code == 200 and other_day.headers["etag"] != etag
+
+
+@pytest.mark.parametrize("path", ["/v1/control?at=2016-12-20", "/v1/changes?from=2016-12-01&to=2017-01-31",
+                                  "/v1/actors", "/v1/coalitions/iraq-coalition", "/v1/summary?at=2016-12-20",
+                                  "/v1/places?q=raqqa", "/v1/places/mosul/timeline"])
+async def test_every_get_answer_carries_an_etag_that_revalidates(client: httpx.AsyncClient, path: str) -> None:
+    first = await client.get(path)
+    assert first.status_code == 200
+    again = await client.get(path, headers={"If-None-Match": f'W/{first.headers["etag"]}'})
+    assert again.status_code == 304
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "words"),
+    [
+        ("/v1/places/palmyra/control?at=2016-13-45", "at", "YYYY-MM-DD"),
+        ("/v1/control?at=yesterday", "at", "YYYY-MM-DD"),
+        ("/v1/changes?from=2017-01-31&to=2016-12-01", "from", "after"),
+        ("/v1/changes?to=2016-12-01", "from", "required"),
+        ("/v1/control?bbox=-190,30,40,37", "bbox", "-180..180"),
+        ("/v1/control?bbox=36,38,40,37", "bbox", "south"),
+        ("/v1/control?bbox=41,30,40,37", "bbox", "west"),
+        ("/v1/control?bbox=1,2,3", "bbox", "four numbers"),
+        ("/v1/places?limit=0", "limit", "greater than or equal to 1"),
+        ("/v1/places?limit=100000", "limit", "less than or equal to 500"),
+        ("/v1/places?near=200,10", "near", "outside"),
+        ("/v1/places?q=", "q", "empty"),
+        ("/v1/coalitions/iraq-coalition?at=2016-02-30", "at", "calendar date"),
+    ],
+)
+async def test_bad_input_is_a_problem_naming_the_parameter(
+    client: httpx.AsyncClient, path: str, field: str, words: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 400 and problem["title"]
+    assert problem["errors"][0]["field"] == field
+    assert words in problem["detail"]
+
+
+async def test_unknown_route_is_a_problem_too(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_readyz_is_503_when_the_schema_is_not_migrated(server_url: str) -> None:
+    from app.db.engine import create_engine
+    from app.main import create_app
+    from app.settings import Settings
+    from tests.conftest import database_on
+
+    app = create_app(Settings(database_url="postgresql://unused/unused"))
+    app.state.engine = create_engine(database_on(server_url, "postgres"), pool_size=1)  # no alembic_version
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            response = await http.get("/readyz")
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "revision None" in response.json()["detail"]
+    finally:
+        await app.state.engine.dispose()
