@@ -21,11 +21,27 @@ def cli_env(engine: AsyncEngine, server_url: str, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("place", "on", "expected"),
     [
-        ("Palmyra", "2016-12-10", "Palmyra on 2016-12-10: Syrian Arab Army (since 2016-03-27, until 2016-12-11, controlled; source: "),
-        ("Tadmur", "2016-12-20", "Palmyra on 2016-12-20: Islamic State (since 2016-12-11, until 2017-03-02, controlled; source: "),
+        (
+            "Palmyra",
+            "2016-12-10",
+            "Palmyra on 2016-12-10: Syrian Arab Army (since 2016-03-27, until 2016-12-11, controlled; source: ",
+        ),
+        (
+            "Tadmur",
+            "2016-12-20",
+            "Palmyra on 2016-12-20: Islamic State (since 2016-12-11, until 2017-03-02, controlled; source: ",
+        ),
         ("Deir ez-Zour airport", "2017-01-20", None),
-        ("deir-ez-zor-airport", "2017-01-20", "Deir ez-Zor Military Airport on 2017-01-20: Syrian Arab Army, besieged by Islamic State"),
-        ("Aleppo", "2016-12-21", "Aleppo on 2016-12-21: contested between Syrian Arab Army and Syrian rebels"),
+        (
+            "deir-ez-zor-airport",
+            "2017-01-20",
+            "Deir ez-Zor Military Airport on 2017-01-20: Syrian Arab Army, besieged by Islamic State",
+        ),
+        (
+            "Aleppo",
+            "2016-12-21",
+            "Aleppo on 2016-12-21: contested between Syrian Arab Army and Syrian rebels",
+        ),
     ],
 )
 def test_who_held_prints_one_line(cli_env: CliRunner, place: str, on: str, expected: str | None) -> None:

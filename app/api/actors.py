@@ -15,7 +15,7 @@ from app.db.queries.actors import ACTOR, ACTOR_SLUGS, ACTORS, COALITION, COALITI
 from app.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["actors and coalitions"])
-NOT_FOUND = {
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "Unknown slug; the problem lists the known ones",
         "content": {"application/problem+json": {}},

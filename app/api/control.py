@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -26,7 +26,9 @@ from app.db.queries.control import changes_sql, control_map_sql
 from app.schemas.read import ChangesRead, FeatureCollection
 
 router = APIRouter(prefix="/v1", tags=["control"])
-BAD_INPUT = {400: {"description": "A parameter is invalid", "content": {"application/problem+json": {}}}}
+BAD_INPUT: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A parameter is invalid", "content": {"application/problem+json": {}}}
+}
 ActorQuery = Annotated[
     str | None, Query(description="Actor slug", openapi_examples={"IS": {"value": "islamic-state"}})
 ]

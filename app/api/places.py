@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
@@ -40,7 +40,7 @@ PlaceRefPath = Annotated[
         },
     ),
 ]
-PROBLEMS = {
+PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "No place has that name; the problem lists the closest names",
         "content": {"application/problem+json": {}},

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import (
     Actor,
+    Base,
     Coalition,
     CoalitionMembership,
     ControlEvent,
@@ -32,6 +33,10 @@ from app.paths import DATA_DIR
 from app.schemas.dataset import ActorIn, CoalitionIn, EventIn, PlaceIn, PlaceNameIn, SourceIn
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def table_of(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
 
 
 class DatasetError(ValueError):
@@ -91,13 +96,13 @@ async def _upsert(
     """Insert or update rows on `key`; rows whose content is unchanged are left alone. Returns key -> id."""
     counts = Counts()
     if rows:
-        stmt = insert(table).values(list(rows))
+        upsert = insert(table).values(list(rows))
         columns = [name for name in rows[0] if name != key]
-        stmt = stmt.on_conflict_do_update(
+        stmt = upsert.on_conflict_do_update(
             index_elements=[key],
-            set_={name: stmt.excluded[name] for name in columns},
+            set_={name: upsert.excluded[name] for name in columns},
             where=tuple_(*(table.c[n] for n in columns)).is_distinct_from(
-                tuple_(*(stmt.excluded[n] for n in columns))
+                tuple_(*(upsert.excluded[n] for n in columns))
             ),
         ).returning(table.c[key], literal_column("xmax = 0").label("inserted"))
         for _, inserted in (await conn.execute(stmt)).all():
@@ -119,7 +124,7 @@ async def _set_parents(conn: AsyncConnection, table: Table, parents: Iterable[tu
             .where(table.c.id == row_id, table.c.parent_id.is_distinct_from(parent_id))
             .values(parent_id=parent_id)
         )
-        changed += result.rowcount  # type: ignore[attr-defined]
+        changed += result.rowcount
     return changed
 
 
@@ -133,21 +138,21 @@ async def seed(conn: AsyncConnection, data_dir: Path = DATA_DIR) -> SeedReport:
     events = load_file(data_dir / "events.yaml", EventIn)
 
     source_ids, report.counts["sources"] = await _upsert(
-        conn, Source.__table__, [s.model_dump() for s in sources], "slug"
+        conn, table_of(Source), [s.model_dump() for s in sources], "slug"
     )
 
     actor_ids, report.counts["actors"] = await _upsert(
-        conn, Actor.__table__, [a.model_dump(exclude={"parent"}) for a in actors], "slug"
+        conn, table_of(Actor), [a.model_dump(exclude={"parent"}) for a in actors], "slug"
     )
     reparented = await _set_parents(
         conn,
-        Actor.__table__,
+        table_of(Actor),
         ((actor_ids[a.slug], _lookup(actor_ids, a.parent, "actor", f"actor {a.slug}")) for a in actors),
     )
     report.counts["actors"].updated += reparented
 
     coalition_ids, report.counts["coalitions"] = await _upsert(
-        conn, Coalition.__table__, [c.model_dump(exclude={"members"}) for c in coalitions], "slug"
+        conn, table_of(Coalition), [c.model_dump(exclude={"members"}) for c in coalitions], "slug"
     )
     report.counts["memberships"] = await _sync_memberships(
         conn, coalitions, coalition_ids, actor_ids, source_ids
@@ -165,10 +170,10 @@ async def seed(conn: AsyncConnection, data_dir: Path = DATA_DIR) -> SeedReport:
         }
         for p in places
     ]
-    place_ids, report.counts["places"] = await _upsert(conn, Place.__table__, place_rows, "slug")
+    place_ids, report.counts["places"] = await _upsert(conn, table_of(Place), place_rows, "slug")
     report.counts["places"].updated += await _set_parents(
         conn,
-        Place.__table__,
+        table_of(Place),
         ((place_ids[p.slug], _lookup(place_ids, p.parent, "place", f"place {p.slug}")) for p in places),
     )
     report.counts["place names"] = await _insert_names(conn, places, place_ids)
@@ -185,14 +190,18 @@ async def _sync_memberships(
     source_ids: dict[str, int],
 ) -> Counts:
     """Memberships have no natural key: a coalition's set is replaced only when it differs from the files."""
-    table = CoalitionMembership.__table__
+    table = table_of(CoalitionMembership)
     counts = Counts()
     for coalition in coalitions:
         coalition_id = coalition_ids[coalition.slug]
         where = f"coalition {coalition.slug}"
         wanted = {
             (
-                _lookup(actor_ids, m.actor, "actor", where), m.from_, m.to, m.role, m.note,
+                _lookup(actor_ids, m.actor, "actor", where),
+                m.from_,
+                m.to,
+                m.role,
+                m.note,
                 _lookup(source_ids, m.source, "source", where),
             )
             for m in coalition.members
@@ -211,8 +220,14 @@ async def _sync_memberships(
             await conn.execute(
                 insert(table),
                 [
-                    {"coalition_id": coalition_id, "actor_id": a, "valid": Range(lo, hi, bounds="[)"),
-                     "role": r, "note": n, "source_id": s}
+                    {
+                        "coalition_id": coalition_id,
+                        "actor_id": a,
+                        "valid": Range(lo, hi, bounds="[)"),
+                        "role": r,
+                        "note": n,
+                        "source_id": s,
+                    }
                     for a, lo, hi, r, n, s in wanted
                 ],
             )
@@ -227,7 +242,7 @@ async def _insert_names(conn: AsyncConnection, places: list[PlaceIn], place_ids:
         for n in [PlaceNameIn(name=p.name, lang="en"), *p.names]
     ]
     result = await conn.execute(
-        insert(PlaceName.__table__).values(rows).on_conflict_do_nothing().returning(PlaceName.__table__.c.id)
+        insert(table_of(PlaceName)).values(rows).on_conflict_do_nothing().returning(table_of(PlaceName).c.id)
     )
     created = len(result.all())
     return Counts(created=created, unchanged=len(rows) - created)
@@ -263,9 +278,9 @@ async def _upsert_events(
                 "notes": e.notes,
             }
         )
-    event_ids, counts = await _upsert(conn, ControlEvent.__table__, rows, "external_id")
+    event_ids, counts = await _upsert(conn, table_of(ControlEvent), rows, "external_id")
 
-    links = ControlEventSource.__table__
+    links = table_of(ControlEventSource)
     wanted = {
         (event_ids[e.external_id], _lookup(source_ids, s, "source", f"event {e.external_id}"))
         for e in events
@@ -284,6 +299,6 @@ async def _upsert_events(
     if missing := wanted - have:
         await conn.execute(
             insert(links),
-            [{"control_event_id": e, "source_id": s} for e, s in sorted(missing)],  # type: ignore[type-var]
+            [{"control_event_id": e, "source_id": s} for e, s in sorted(missing)],
         )
     return counts

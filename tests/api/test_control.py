@@ -88,7 +88,12 @@ async def test_month_precision_date_is_possible_within_its_month(client: httpx.A
 
 async def test_a_date_before_anything_is_known_is_unknown_not_an_error(client: httpx.AsyncClient) -> None:
     answer = await controller(client, "Palmyra", "1990-01-01")
-    assert (answer["status"], answer["controller"], answer["event"], answer["since"]) == ("unknown", None, None, None)
+    assert (answer["status"], answer["controller"], answer["event"], answer["since"]) == (
+        "unknown",
+        None,
+        None,
+        None,
+    )
 
 
 async def test_at_defaults_to_today(client: httpx.AsyncClient) -> None:

@@ -5,26 +5,46 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from app.db.engine import create_engine
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import database_on
+
 
 async def test_etag_and_if_none_match_give_304(client: httpx.AsyncClient) -> None:
     first = await client.get("/v1/places/palmyra/control", params={"at": "2016-12-20"})
     etag = first.headers["etag"]
     assert first.headers["cache-control"] == "public, max-age=86400"  # a past date
-    again = await client.get("/v1/places/palmyra/control", params={"at": "2016-12-20"}, headers={"If-None-Match": etag})
+    again = await client.get(
+        "/v1/places/palmyra/control", params={"at": "2016-12-20"}, headers={"If-None-Match": etag}
+    )
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
-    other_day = await client.get("/v1/places/palmyra/control", params={"at": "2016-12-10"}, headers={"If-None-Match": etag})
+    other_day = await client.get(
+        "/v1/places/palmyra/control", params={"at": "2016-12-10"}, headers={"If-None-Match": etag}
+    )
     assert other_day.status_code == 200 and other_day.headers["etag"] != etag
 
 
-@pytest.mark.parametrize("path", ["/v1/control?at=2016-12-20", "/v1/changes?from=2016-12-01&to=2017-01-31",
-                                  "/v1/actors", "/v1/coalitions/iraq-coalition", "/v1/summary?at=2016-12-20",
-                                  "/v1/places?q=raqqa", "/v1/places/mosul/timeline"])
-async def test_every_get_answer_carries_an_etag_that_revalidates(client: httpx.AsyncClient, path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/control?at=2016-12-20",
+        "/v1/changes?from=2016-12-01&to=2017-01-31",
+        "/v1/actors",
+        "/v1/coalitions/iraq-coalition",
+        "/v1/summary?at=2016-12-20",
+        "/v1/places?q=raqqa",
+        "/v1/places/mosul/timeline",
+    ],
+)
+async def test_every_get_answer_carries_an_etag_that_revalidates(
+    client: httpx.AsyncClient, path: str
+) -> None:
     first = await client.get(path)
     assert first.status_code == 200
-    again = await client.get(path, headers={"If-None-Match": f'W/{first.headers["etag"]}'})
+    again = await client.get(path, headers={"If-None-Match": f"W/{first.headers['etag']}"})
     assert again.status_code == 304
 
 
@@ -71,11 +91,6 @@ async def test_unknown_route_is_a_problem_too(client: httpx.AsyncClient) -> None
 
 
 async def test_readyz_is_503_when_the_schema_is_not_migrated(server_url: str) -> None:
-    from app.db.engine import create_engine
-    from app.main import create_app
-    from app.settings import Settings
-    from tests.conftest import database_on
-
     app = create_app(Settings(database_url="postgresql://unused/unused"))
     app.state.engine = create_engine(database_on(server_url, "postgres"), pool_size=1)  # no alembic_version
     try:

@@ -26,14 +26,23 @@ async def test_control_map_is_geojson_built_by_the_database(client: httpx.AsyncC
 async def test_control_map_filters(client: httpx.AsyncClient) -> None:
     in_box = await client.get("/v1/control", params={"at": "2016-12-20", "bbox": "36.5,35.5,39.5,37.0"})
     assert {f["properties"]["slug"] for f in in_box.json()["features"]} == {
-        "aleppo", "al-bab", "jarabulus", "mare", "azaz", "dabiq", "raqqa",
+        "aleppo",
+        "al-bab",
+        "jarabulus",
+        "mare",
+        "azaz",
+        "dabiq",
+        "raqqa",
     }
     held = await client.get("/v1/control", params={"at": "2016-12-20", "actor": "islamic-state"})
     assert {f["properties"]["slug"] for f in held.json()["features"]} == {"palmyra", "raqqa", "al-bab"}
     shield = await client.get("/v1/control", params={"at": "2016-12-20", "coalition": "euphrates-shield"})
     assert {f["properties"]["slug"] for f in shield.json()["features"]} == {"jarabulus", "dabiq"}
     airbases = await client.get("/v1/control", params={"at": "2016-12-20", "kind": "airbase"})
-    assert {f["properties"]["slug"] for f in airbases.json()["features"]} == {"tiyas-airbase", "deir-ez-zor-airport"}
+    assert {f["properties"]["slug"] for f in airbases.json()["features"]} == {
+        "tiyas-airbase",
+        "deir-ez-zor-airport",
+    }
 
 
 async def test_changes_over_december_2016_and_january_2017(client: httpx.AsyncClient) -> None:
@@ -52,12 +61,18 @@ async def test_changes_over_december_2016_and_january_2017(client: httpx.AsyncCl
 
 
 async def test_changes_filtered_by_actor_and_bbox(client: httpx.AsyncClient) -> None:
-    by_actor = await client.get("/v1/changes", params={"from": "2016-08-01", "to": "2017-03-31", "actor": "turkish-backed-rebels"})
+    by_actor = await client.get(
+        "/v1/changes", params={"from": "2016-08-01", "to": "2017-03-31", "actor": "turkish-backed-rebels"}
+    )
     assert {c["place"]["slug"] for c in by_actor.json()["changes"]} == {"jarabulus", "dabiq", "al-bab"}
-    in_iraq = await client.get("/v1/changes", params={"from": "2014-01-01", "to": "2016-01-01", "bbox": "42,33,45,37"})
+    in_iraq = await client.get(
+        "/v1/changes", params={"from": "2014-01-01", "to": "2016-01-01", "bbox": "42,33,45,37"}
+    )
     assert {c["place"]["slug"] for c in in_iraq.json()["changes"]} == {"mosul", "ramadi", "fallujah"}
     # Net change only: Mosul and Fallujah were government-held at both ends of 2014-2017.
-    whole_war = await client.get("/v1/changes", params={"from": "2014-01-01", "to": "2017-12-31", "bbox": "42,33,45,37"})
+    whole_war = await client.get(
+        "/v1/changes", params={"from": "2014-01-01", "to": "2017-12-31", "bbox": "42,33,45,37"}
+    )
     assert {c["place"]["slug"] for c in whole_war.json()["changes"]} == {"ramadi"}
 
 

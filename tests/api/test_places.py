@@ -58,7 +58,14 @@ async def test_search_by_bbox_and_kind(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/places", params={"bbox": "36.5,35.5,39.5,37.0", "kind": "airbase"})
     assert response.json()["items"] == []
     response = await client.get("/v1/places", params={"bbox": "36.5,35.5,39.5,37.0", "kind": "town,city"})
-    assert {i["slug"] for i in response.json()["items"]} >= {"al-bab", "jarabulus", "mare", "azaz", "dabiq", "aleppo"}
+    assert {i["slug"] for i in response.json()["items"]} >= {
+        "al-bab",
+        "jarabulus",
+        "mare",
+        "azaz",
+        "dabiq",
+        "aleppo",
+    }
 
 
 async def test_cursor_pagination_visits_every_place_once(client: httpx.AsyncClient) -> None:

@@ -21,7 +21,9 @@ SPELLINGS = {
 
 
 @pytest.mark.parametrize(("slug", "spelling"), [(s, n) for s, names in SPELLINGS.items() for n in names])
-async def test_every_spelling_resolves_to_the_same_place(conn: AsyncConnection, slug: str, spelling: str) -> None:
+async def test_every_spelling_resolves_to_the_same_place(
+    conn: AsyncConnection, slug: str, spelling: str
+) -> None:
     assert (await resolve_place(conn, spelling))["slug"] == slug
 
 
@@ -48,5 +50,6 @@ async def test_a_spelling_shared_by_two_places_is_ambiguous(conn: AsyncConnectio
     with pytest.raises(AmbiguousPlace) as caught:
         await resolve_place(conn, "springfield")
     assert {c["slug"] for c in caught.value.members["candidates"]} == {
-        "test-springfield-north", "test-springfield-south",
+        "test-springfield-north",
+        "test-springfield-south",
     }

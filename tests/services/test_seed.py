@@ -10,8 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.services.seed import seed
 
 TABLES = (
-    "source", "actor", "coalition", "coalition_membership", "place", "place_name", "control_event",
-    "control_event_source", "control_period",
+    "source",
+    "actor",
+    "coalition",
+    "coalition_membership",
+    "place",
+    "place_name",
+    "control_event",
+    "control_event_source",
+    "control_period",
 )
 
 
@@ -34,21 +41,28 @@ async def test_second_seed_changes_nothing(conn: AsyncConnection) -> None:
 
 async def test_seed_repairs_an_edited_event_and_recomputes_its_periods(conn: AsyncConnection) -> None:
     await conn.execute(
-        text("UPDATE control_event SET occurred_on = '2016-12-20' WHERE external_id = 'palmyra-2016-12-11-is'")
+        text(
+            "UPDATE control_event SET occurred_on = '2016-12-20' WHERE external_id = 'palmyra-2016-12-11-is'"
+        )
     )
     report = await seed(conn)
     assert report.counts["events"].updated == 1
-    since = await conn.scalar(text("""
+    since = await conn.scalar(
+        text("""
         SELECT lower(cp.valid) FROM control_period AS cp JOIN place AS p ON p.id = cp.place_id
-        WHERE p.slug = 'palmyra' AND cp.valid @> DATE '2016-12-15'"""))
+        WHERE p.slug = 'palmyra' AND cp.valid @> DATE '2016-12-15'""")
+    )
     assert since == date(2016, 12, 11)
 
 
 async def holders(conn: AsyncConnection, slug: str) -> list[tuple]:
-    rows = await conn.execute(text("""
+    rows = await conn.execute(
+        text("""
         SELECT a.slug, cp.status, lower(cp.valid), upper(cp.valid)
         FROM control_period AS cp JOIN place AS p ON p.id = cp.place_id LEFT JOIN actor AS a ON a.id = cp.actor_id
-        WHERE p.slug = :slug ORDER BY lower(cp.valid)"""), {"slug": slug})
+        WHERE p.slug = :slug ORDER BY lower(cp.valid)"""),
+        {"slug": slug},
+    )
     return [tuple(row) for row in rows]
 
 
@@ -62,9 +76,15 @@ async def test_palmyra_changed_hands_four_times(conn: AsyncConnection) -> None:
     ]
 
 
-async def test_azaz_and_mare_were_never_held_by_islamic_state_after_february_2014(conn: AsyncConnection) -> None:
+async def test_azaz_and_mare_were_never_held_by_islamic_state_after_february_2014(
+    conn: AsyncConnection,
+) -> None:
     for slug in ("azaz", "mare"):
-        held_by_is = [h for h in await holders(conn, slug) if h[0] == "islamic-state" and (h[3] is None or h[3] > date(2014, 3, 1))]
+        held_by_is = [
+            h
+            for h in await holders(conn, slug)
+            if h[0] == "islamic-state" and (h[3] is None or h[3] > date(2014, 3, 1))
+        ]
         assert held_by_is == [], slug
 
 
@@ -77,7 +97,9 @@ async def test_deir_ez_zor_airport_never_fell_and_the_city_was_divided(conn: Asy
 
 
 async def test_every_event_cites_a_source(conn: AsyncConnection) -> None:
-    unsourced = await conn.scalar(text("""
+    unsourced = await conn.scalar(
+        text("""
         SELECT count(*) FROM control_event AS e
-        WHERE NOT EXISTS (SELECT 1 FROM control_event_source AS s WHERE s.control_event_id = e.id)"""))
+        WHERE NOT EXISTS (SELECT 1 FROM control_event_source AS s WHERE s.control_event_id = e.id)""")
+    )
     assert unsourced == 0
