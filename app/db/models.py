@@ -30,6 +30,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, ExcludeConstraint, Range
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.vocabulary import (
+    ActorKind,
+    Confidence,
+    EventKind,
+    MembershipRole,
+    PlaceKind,
+    Precision,
+    Status,
+    values,
+)
+
 # Predictable constraint names, so migrations can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,40 +50,13 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ACTOR_KINDS = (
-    "state_army",
-    "armed_group",
-    "militia",
-    "private_military_company",
-    "air_coalition",
-    "special_forces",
-    "rebel_alliance",
-    "foreign_army",
-)
-PLACE_KINDS = (
-    "city",
-    "town",
-    "village",
-    "airbase",
-    "oilfield",
-    "district",
-    "border_crossing",
-    "military_base",
-)
-EVENT_KINDS = (
-    "captured",
-    "recaptured",
-    "liberated",
-    "withdrawn",
-    "besieged",
-    "siege_broken",
-    "contested",
-    "held",
-)
-STATUSES = ("controlled", "contested", "besieged")
-PRECISIONS = ("day", "month", "year")
-CONFIDENCES = ("confirmed", "reported", "claimed")
-MEMBERSHIP_ROLES = ("member", "supporter")
+ACTOR_KINDS = values(ActorKind)
+PLACE_KINDS = values(PlaceKind)
+EVENT_KINDS = values(EventKind)
+STATUSES = values(Status)
+PRECISIONS = values(Precision)
+CONFIDENCES = values(Confidence)
+MEMBERSHIP_ROLES = values(MembershipRole)
 
 
 def one_of(column: str, values: tuple[str, ...]) -> str:

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, Self
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.vocabulary import ActorKind, Confidence, EventKind, MembershipRole, PlaceKind, Precision, Status
+
 Slug = Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=120)
-ActorKind = Literal[
-    "state_army",
-    "armed_group",
-    "militia",
-    "private_military_company",
-    "air_coalition",
-    "special_forces",
-    "rebel_alliance",
-    "foreign_army",
-]
-PlaceKind = Literal[
-    "city", "town", "village", "airbase", "oilfield", "district", "border_crossing", "military_base"
-]
-EventKind = Literal[
-    "captured", "recaptured", "liberated", "withdrawn", "besieged", "siege_broken", "contested", "held"
-]
-Status = Literal["controlled", "contested", "besieged"]
-Precision = Literal["day", "month", "year"]
-Confidence = Literal["confirmed", "reported", "claimed"]
 
 
 class Strict(BaseModel):
@@ -56,7 +39,7 @@ class MembershipIn(Strict):
     actor: str
     from_: date | None = Field(default=None, alias="from")
     to: date | None = None  # exclusive; None = open
-    role: Literal["member", "supporter"] = "member"
+    role: MembershipRole = "member"
     note: str | None = None
     source: str | None = None
 

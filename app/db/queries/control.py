@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.places import RESOLVED_PLACES_CTE, one_place_json
+from app.db.queries.places import IN_BBOX, OF_KINDS, RESOLVED_PLACES_CTE, one_place_json
 
 # The uncertainty window of an event: a month-precision event may have happened any day of its month.
 PRECISION_WINDOW = (
@@ -107,9 +107,9 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
     """Every place's state on :at as a GeoJSON FeatureCollection, built entirely by PostgreSQL."""
     filters = []
     if bbox:
-        filters.append("p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)")
+        filters.append(IN_BBOX)
     if kinds:
-        filters.append("p.kind = ANY(:kinds)")
+        filters.append(OF_KINDS)
     if actor:
         filters.append("a.slug = :actor")
     if coalition:
@@ -166,7 +166,7 @@ def changes_sql(*, bbox: bool, actor: bool, after: bool) -> str:
     """
     filters = []
     if bbox:
-        filters.append("p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)")
+        filters.append(IN_BBOX)
     if actor:
         filters.append(
             "(SELECT id FROM actor WHERE slug = :actor) IN (b.actor_id, t.actor_id) "

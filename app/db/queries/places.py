@@ -22,6 +22,10 @@ RESOLVED_PLACES_CTE = """
     )
 """
 
+# Filters shared by the queries over many places (`p` is the place).
+IN_BBOX = "p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
+OF_KINDS = "p.kind = ANY(:kinds)"
+
 CANDIDATES = text(f"""
     WITH {RESOLVED_PLACES_CTE}
     SELECT p.id, p.slug, p.name, p.kind, p.country_code FROM resolved JOIN place AS p USING (id) ORDER BY p.id
@@ -70,11 +74,11 @@ def search_sql(*, q: bool, near: bool, bbox: bool, kinds: bool, after: bool) -> 
     """
     filters = []
     if bbox:
-        filters.append("p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)")
+        filters.append(IN_BBOX)
     if near:
         filters.append("ST_DWithin(p.geom::geography, ST_MakePoint(:lon, :lat)::geography, :radius_m)")
     if kinds:
-        filters.append("p.kind = ANY(:kinds)")
+        filters.append(OF_KINDS)
     if q:
         # Candidates: trigram similarity for typos, word similarity for partial input ("deir"). Ranked by the
         # best whole-name similarity: word similarity alone over-rewards long names ("dair" ~ "airbase").
