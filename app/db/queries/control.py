@@ -161,12 +161,18 @@ EVENT_JSON = f"""json_build_object(
 def changes_sql(*, bbox: bool, actor: bool, after: bool) -> str:
     """Places whose holder, status or parties differ between :from and :to, with the events in between.
 
-    Only a place with a period beginning in (from, to] can differ, so candidates come from the index on
-    lower(valid) instead of a probe of every place.
+    Only a place with a period beginning in (from, to] can differ. With a bbox, the candidates are the places in
+    it that have one (a probe of the (place_id, lower(valid)) index each); without, the periods that began in
+    the interval (the lower(valid) index). Either way no place outside the answer is visited.
     """
-    filters = []
+    began_in_interval = "lower(q.valid) > CAST(:from AS date) AND lower(q.valid) <= CAST(:to AS date)"
     if bbox:
-        filters.append(IN_BBOX)
+        candidates = f"""(SELECT p.id AS place_id FROM place AS p
+              WHERE {IN_BBOX} AND EXISTS (SELECT 1 FROM control_period AS q
+                                          WHERE q.place_id = p.id AND {began_in_interval}))"""
+    else:
+        candidates = f"(SELECT DISTINCT q.place_id FROM control_period AS q WHERE {began_in_interval})"
+    filters = []
     if actor:
         filters.append(
             "(SELECT id FROM actor WHERE slug = :actor) IN (b.actor_id, t.actor_id) "
@@ -185,8 +191,7 @@ def changes_sql(*, bbox: bool, actor: bool, after: bool) -> str:
                        FROM control_event AS e
                        WHERE e.place_id = p.id AND e.occurred_on > CAST(:from AS date)
                          AND e.occurred_on <= CAST(:to AS date)))::text AS item
-        FROM (SELECT DISTINCT place_id FROM control_period
-              WHERE lower(valid) > CAST(:from AS date) AND lower(valid) <= CAST(:to AS date)) AS changed
+        FROM {candidates} AS changed
         JOIN place AS p ON p.id = changed.place_id
         {period_at("b", ":from")}
         {period_at("t", ":to")}

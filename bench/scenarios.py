@@ -1,0 +1,71 @@
+"""The requests each scenario spreads its load over, drawn from the generated data."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import quote
+
+from bench.generate import EAST, NORTH, SOUTH, WEST, Dataset, query
+
+PATHS_PER_SCENARIO = 1_000
+NAMES = ("control-one", "map-100", "map-500", "changes-100", "search")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    paths: list[str]
+    items_key: str | None  # the list in a response whose length is reported; None: one object
+
+
+def random_date(rng: random.Random, first: date, last: date) -> date:
+    return first + timedelta(days=rng.randrange((last - first).days + 1))
+
+
+def random_bbox(rng: random.Random, places: int, target: int) -> str:
+    """A square meant to hold `target` places, from the uniform density of places over the box."""
+    side = math.sqrt(target * (EAST - WEST) * (NORTH - SOUTH) / places)
+    width, height = min(side, EAST - WEST), min(side, NORTH - SOUTH)
+    west, south = rng.uniform(WEST, EAST - width), rng.uniform(SOUTH, NORTH - height)
+    return f"{west:.4f},{south:.4f},{west + width:.4f},{south + height:.4f}"
+
+
+def search_term(rng: random.Random, name: str) -> str:
+    """What a user types: the start of a spelling, or a spelling with one letter dropped."""
+    if rng.random() < 0.5 or len(name) < 5:
+        return name[: rng.randint(min(5, len(name)), len(name))]
+    cut = rng.randrange(1, len(name) - 1)
+    return name[:cut] + name[cut + 1 :]
+
+
+def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]:
+    rng = random.Random(seed)
+    n, places = PATHS_PER_SCENARIO, dataset.sizes["places"]
+    # Sampled in Python from a fixed order, so a seed gives the same requests on every run.
+    slugs = [r[0] for r in query(dataset.url, "SELECT slug FROM place ORDER BY id")]
+    spellings = [r[0] for r in query(dataset.url, "SELECT name FROM place_name ORDER BY id")]
+
+    def day() -> date:
+        return random_date(rng, date(2012, 1, 1), date(2017, 12, 31))
+
+    def changes() -> str:
+        start = random_date(rng, date(2012, 1, 1), date(2017, 10, 31))
+        return (
+            f"/v1/changes?from={start}&to={start + timedelta(days=60)}&bbox={random_bbox(rng, places, 100)}"
+        )
+
+    makers: dict[str, tuple[Callable[[], str], str | None]] = {
+        "control-one": (lambda: f"/v1/places/{rng.choice(slugs)}/control?at={day()}", None),
+        "map-100": (lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 100)}", "features"),
+        "map-500": (lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 500)}", "features"),
+        "changes-100": (changes, "changes"),
+        "search": (
+            lambda: f"/v1/places?q={quote(search_term(rng, rng.choice(spellings)))}&limit=10",
+            "items",
+        ),
+    }
+    return [Scenario(name, [makers[name][0]() for _ in range(n)], makers[name][1]) for name in wanted]
