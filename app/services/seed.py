@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import orjson
 import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table, delete, func, literal_column, select, tuple_, update
@@ -31,6 +32,7 @@ from app.db.models import (
 )
 from app.paths import DATA_DIR
 from app.schemas.dataset import ActorIn, CoalitionIn, EventIn, PlaceIn, PlaceNameIn, SourceIn
+from app.services.territory import InvalidFeatures, Kind, ingest
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -179,7 +181,36 @@ async def seed(conn: AsyncConnection, data_dir: Path = DATA_DIR) -> SeedReport:
     report.counts["place names"] = await _insert_names(conn, places, place_ids)
 
     report.counts["events"] = await _upsert_events(conn, events, place_ids, actor_ids, source_ids)
+    report.counts["territories"] = await _load_features(conn, data_dir / "territories.geojson", "territory")
+    report.counts["front lines"] = await _load_features(conn, data_dir / "frontlines.geojson", "front_line")
     return report
+
+
+def load_feature_collection(path: Path) -> dict[str, Any]:
+    try:
+        collection = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise DatasetError(f"{path.name}: {exc}") from exc
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise DatasetError(f"{path.name}: expected a GeoJSON FeatureCollection")
+    if not isinstance(collection.get("features"), list):
+        raise DatasetError(f"{path.name}: `features` must be a list")
+    return collection
+
+
+async def _load_features(conn: AsyncConnection, path: Path, kind: Kind) -> Counts:
+    """Territories or front lines through the same checks as the API; a changed feature is updated."""
+    if not path.exists():
+        return Counts()
+    collection = load_feature_collection(path)
+    try:
+        report = await ingest(conn, kind, collection["features"], crs=collection.get("crs"), mode="seed")
+    except InvalidFeatures as exc:
+        problems = "; ".join(
+            f"feature {e.get('index')} {e['field']}: {e['reason']}" for e in exc.members["errors"]
+        )
+        raise DatasetError(f"{path.name}: {problems}") from exc
+    return Counts(report.count("created"), report.count("updated"), report.count("unchanged"))
 
 
 async def _sync_memberships(

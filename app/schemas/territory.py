@@ -1,0 +1,122 @@
+"""What territory and front-line ingestion accepts: GeoJSON Features (geojson-pydantic) with our properties.
+
+Coordinates are longitude, latitude in EPSG:4326 (RFC 7946) unless a legacy GeoJSON `crs` member names another
+EPSG code, in which case PostGIS reprojects them. The same shapes are used by `data/territories.geojson` and
+`data/frontlines.geojson`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Literal, Self
+
+from geojson_pydantic import Feature, LineString, MultiLineString, MultiPolygon, Polygon
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A feature with more vertices than this is refused: split it, or simplify it first. 100,000 vertices is a
+# detailed country border; a front line or a held area needs far fewer.
+MAX_VERTICES = 100_000
+WGS84 = 4326
+
+SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+ExternalIdField = Field(
+    min_length=1,
+    max_length=200,
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$",
+    description="Your stable id for this feature: resending it with the same content is a no-op",
+)
+
+_EPSG = re.compile(r"^(?:EPSG:|urn:ogc:def:crs:EPSG:[0-9.]*:)(\d{3,6})$", re.IGNORECASE)
+_CRS84 = re.compile(r"^urn:ogc:def:crs:OGC:1\.3:CRS84$|^OGC:CRS84$", re.IGNORECASE)
+
+
+class CrsProperties(BaseModel):
+    name: str = Field(examples=["EPSG:3857", "urn:ogc:def:crs:EPSG::32637"])
+
+
+class Crs(BaseModel):
+    """A legacy (GeoJSON 2008) named CRS; RFC 7946 dropped it, but exports from GIS tools still carry it."""
+
+    type: Literal["name"]
+    properties: CrsProperties
+
+    def epsg(self) -> int:
+        name = self.properties.name.strip()
+        if _CRS84.match(name):
+            return WGS84
+        if match := _EPSG.match(name):
+            return int(match[1])
+        raise ValueError(f"'{name}' is not an EPSG code (EPSG:NNNN or urn:ogc:def:crs:EPSG::NNNN)")
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_id: str = ExternalIdField
+    valid_from: date = Field(description="First day it holds (inclusive)")
+    valid_to: date | None = Field(
+        default=None, description="First day it no longer holds (exclusive); null = open"
+    )
+    source: str | None = Field(default=None, pattern=SLUG, description="Source slug")
+    approximate: bool = True
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.valid_to is not None and self.valid_to <= self.valid_from:
+            raise ValueError(f"valid_to ({self.valid_to}) must be after valid_from ({self.valid_from})")
+        return self
+
+
+class TerritoryProperties(_Common):
+    actor: str = Field(pattern=SLUG, description="Slug of the actor holding the area")
+
+
+class FrontLineProperties(_Common):
+    side_a: str = Field(pattern=SLUG, description="Actor slug on one side")
+    side_b: str = Field(pattern=SLUG, description="Actor slug on the other side")
+
+    @model_validator(mode="after")
+    def _two_sides(self) -> Self:
+        if self.side_a == self.side_b:
+            raise ValueError("side_a and side_b must be different actors")
+        return self
+
+
+class TerritoryFeatureIn(Feature[Polygon | MultiPolygon, TerritoryProperties]):
+    """An area an actor held over a date range. Polygons are stored as MultiPolygons."""
+
+    crs: Crs | None = None
+
+
+class FrontLineFeatureIn(Feature[LineString | MultiLineString, FrontLineProperties]):
+    """A line between two sides over a date range. LineStrings are stored as MultiLineStrings."""
+
+    crs: Crs | None = None
+
+
+def positions(geometry: Polygon | MultiPolygon | LineString | MultiLineString) -> list[tuple[str, Any]]:
+    """Every position with its path under `geometry.coordinates`, for range checks and vertex counts."""
+    coordinates: Any = geometry.coordinates
+    depth = {"LineString": 1, "Polygon": 2, "MultiLineString": 2, "MultiPolygon": 3}[geometry.type]
+    found: list[tuple[str, Any]] = []
+
+    def walk(node: Any, path: str, level: int) -> None:
+        if level == 0:
+            found.append((path, node))
+            return
+        for index, child in enumerate(node):
+            walk(child, f"{path}.{index}", level - 1)
+
+    walk(coordinates, "geometry.coordinates", depth)
+    return found
+
+
+def vertex_count(geometry: Polygon | MultiPolygon | LineString | MultiLineString) -> int:
+    coordinates: Any = geometry.coordinates
+    if geometry.type == "LineString":
+        return len(coordinates)
+    if geometry.type in ("Polygon", "MultiLineString"):
+        return sum(len(part) for part in coordinates)
+    return sum(len(ring) for polygon in coordinates for ring in polygon)
