@@ -19,8 +19,10 @@ from app.db.queries.control import control_at_json
 from app.errors import DomainError
 from app.localdb import LocalDatabaseError
 from app.paths import DATA_DIR
+from app.services import keys
 from app.services.seed import DatasetError, SeedReport, seed
 from app.settings import get_settings
+from app.vocabulary import Scope
 
 T = TypeVar("T")
 
@@ -29,6 +31,8 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+keys_cli = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
 
 
 def database_url() -> str:
@@ -113,6 +117,40 @@ def up(
     db_upgrade()
     seed_command(DATA_DIR)
     serve(host=host, port=port, workers=1)
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. 'nightly-ingest'")],
+    scope: Annotated[Scope, typer.Option(help="read, ingest (read + write events) or admin (everything)")],
+) -> None:
+    """Create a key and print it once: only its SHA-256 digest is stored."""
+    api_key, secret = with_connection(lambda c: keys.create_key(c, name=name, scope=scope), transaction=True)
+    typer.echo(secret)
+    typer.secho(
+        f"key {api_key.prefix} ({api_key.name}, {api_key.scope}) created; this is the only time it is shown",
+        err=True,
+    )
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List the keys: prefix, name, scope, created, revoked (never the secrets, which are not stored)."""
+    for k in with_connection(keys.list_keys):
+        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        typer.echo(f"{k.prefix}  {k.scope:<6}  {k.name}  created {k.created_at:%Y-%m-%d %H:%M}  {revoked}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's prefix (from `keys list`) or the key")],
+) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    api_key = with_connection(lambda c: keys.revoke_key(c, prefix=prefix), transaction=True)
+    if api_key is None:
+        typer.secho(f"no key has the prefix '{prefix}'", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"key {api_key.prefix} ({api_key.name}) revoked")
 
 
 @cli.command("who-held")

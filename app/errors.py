@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -21,9 +22,10 @@ class DomainError(Exception):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal Server Error"
 
-    def __init__(self, detail: str, **members: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **members: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers or {}
         self.members = members
 
 
@@ -62,33 +64,119 @@ class ServiceUnavailable(DomainError):
     status, title = 503, "Service unavailable"
 
 
-def problem(status: int, title: str, detail: str, *, instance: str | None = None, **members: Any) -> Response:
+class Unauthorized(DomainError):
+    status, title = 401, "Unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="territory"'})
+
+
+class Forbidden(DomainError):
+    status, title = 403, "Forbidden"
+
+
+class Conflict(DomainError):
+    status, title = 409, "Conflict"
+
+
+class Unprocessable(DomainError):
+    """The request is well-formed but names things that do not exist or breaks a rule of the data.
+
+    `errors` lists each problem: {index (in a batch), field, reason, and suggestions where there are some}."""
+
+    status, title = 422, "Unprocessable content"
+
+
+class PayloadTooLarge(DomainError):
+    status, title = 413, "Content too large"
+
+
+class TooManyRequests(DomainError):
+    status, title = 429, "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **members: Any,
+) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     body.update(members)
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _location_and_field(loc: tuple[Any, ...]) -> tuple[str, str]:
+def _field_error(loc: tuple[Any, ...], reason: str) -> dict[str, Any]:
+    """{location, field, reason}, and the row's index when the field is inside a batch's list."""
     location = str(loc[0]) if loc else "body"
-    field = ".".join(str(part) for part in loc[1:]) or location
-    return location, field
+    parts = list(loc[1:])
+    error: dict[str, Any] = {"location": location}
+    if len(parts) >= 2 and isinstance(parts[1], int) and location == "body":
+        error["index"] = parts[1]
+    error["field"] = ".".join(str(part) for part in parts) or location
+    error["reason"] = reason
+    return error
+
+
+# SQLSTATEs a client can act on: a retry (deadlock, serialization), or a fix of its data.
+RETRYABLE = {"40001", "40P01", "55P03"}
+
+
+def sqlstate(exc: DBAPIError) -> str | None:
+    original = getattr(exc, "orig", None)
+    return getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+
+
+def translate_database_error(exc: DBAPIError) -> DomainError | None:
+    """The one place database errors become problems: conflicts, broken rules, retry-later."""
+    code = sqlstate(exc)
+    message = str(getattr(exc, "orig", exc)).split("\n")[0]
+    if code in RETRYABLE:
+        return ServiceUnavailable(
+            "The database could not serialise this write with a concurrent one; retry it.",
+            headers={"Retry-After": "1"},
+        )
+    if code in ("23505", "23P01"):  # unique violation, exclusion violation
+        return Conflict(f"The write conflicts with what is stored: {message}")
+    if code in ("23514", "23503", "23502", "22007", "22008", "22P02", "22023", "22003"):
+        return Unprocessable(f"The data breaks a rule of the store: {message}")
+    return None
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        return problem(exc.status, exc.title, exc.detail, instance=request.url.path, **exc.members)
+        return problem(
+            exc.status, exc.title, exc.detail, instance=request.url.path, headers=exc.headers, **exc.members
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = []
-        for error in exc.errors():
-            location, field = _location_and_field(tuple(error.get("loc", ())))
-            errors.append({"location": location, "field": field, "reason": error.get("msg", "invalid")})
-        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        errors = [
+            _field_error(tuple(error.get("loc", ())), error.get("msg", "invalid")) for error in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:20])
+        if len(errors) > 20:
+            detail += f"; and {len(errors) - 20} more"
+        # A body that parses but does not fit the schema is unprocessable content; a bad query string is a 400.
+        if any(e["location"] == "body" for e in errors):
+            return problem(422, "Invalid body", detail, instance=request.url.path, errors=errors)
         return problem(400, "Invalid request", detail, instance=request.url.path, errors=errors)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        translated = translate_database_error(exc)
+        if translated is None:
+            return await unexpected_error(request, exc)
+        return await domain_error(request, translated)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from app.api import actors, control, health, places
+from app.api import actors, control, events, health, places
+from app.api.auth import read_access
+from app.api.limits import BodySizeLimit, RateLimiter
 from app.db.engine import create_engine, read_only, resolve_database_url
 from app.errors import install_problem_handlers
 from app.settings import Settings, get_settings
@@ -42,7 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_problem_handlers(app)
-    for router in (health.router, places.router, control.router, actors.router):
-        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    for router in (places.router, control.router, actors.router):
+        app.include_router(router, dependencies=[Depends(read_access)])
+    # Writes check their own key (ingest scope); the event reads follow the read setting.
+    app.include_router(events.router)
     return app

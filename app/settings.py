@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     cache_max_age_past: int = Field(default=86_400, ge=0)
     cache_max_age_today: int = Field(default=60, ge=0)
     log_level: str = "info"
+    # Reads need a `read` key when set; writes always need an `ingest` or `admin` key.
+    require_read_key: bool = False
+    # Limits that protect the service (each refused with a problem: 413, 429 with Retry-After).
+    max_body_bytes: int = Field(default=16 * 2**20, ge=1024)
+    max_batch: int = Field(default=10_000, ge=1)
+    rate_limit_per_minute: int = Field(default=600, ge=1)
 
 
 @lru_cache

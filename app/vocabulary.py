@@ -18,6 +18,8 @@ Status = Literal["controlled", "contested", "besieged"]
 Precision = Literal["day", "month", "year"]
 Confidence = Literal["confirmed", "reported", "claimed"]
 MembershipRole = Literal["member", "supporter"]
+Scope = Literal["read", "ingest", "admin"]
+VersionChange = Literal["created", "corrected", "retracted"]
 
 
 def values(vocabulary: object) -> tuple[str, ...]:

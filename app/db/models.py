@@ -12,13 +12,16 @@ from datetime import date, datetime
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Computed,
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -27,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, ExcludeConstraint, Range
+from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, TSTZRANGE, ExcludeConstraint, Range
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.vocabulary import (
@@ -37,7 +40,9 @@ from app.vocabulary import (
     MembershipRole,
     PlaceKind,
     Precision,
+    Scope,
     Status,
+    VersionChange,
     values,
 )
 
@@ -222,6 +227,12 @@ class ControlEvent(Base):
     confidence: Mapped[str] = mapped_column(String(10), server_default=text("'confirmed'"))
     notes: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A retracted event stays in the store (and its versions in history) but no longer shapes any period.
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("api_key.id", name="fk_control_event_recorded_by_api_key")
+    )
 
 
 class ControlEventSource(Base):
@@ -312,3 +323,61 @@ class FrontLine(Base):
     approximate: Mapped[bool] = mapped_column(server_default=text("true"))
     notes: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiKey(Base):
+    """A key for the API; the secret is kept only as its SHA-256 digest."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (CheckConstraint(one_of("scope", values(Scope)), name="scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    scope: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ControlEventVersion(Base):
+    """One version of a control event, as it was the record over `recorded` [from, superseded or retracted).
+
+    Written by the SQL function `record_event_versions`; its id is the position of the feed of changes.
+    """
+
+    __tablename__ = "control_event_version"
+    __table_args__ = (
+        CheckConstraint(one_of("change", values(VersionChange)), name="change"),
+        CheckConstraint("NOT isempty(recorded)", name="recorded_not_empty"),
+        ExcludeConstraint(
+            ("control_event_id", "="),
+            ("recorded", "&&"),
+            name="excl_control_event_version_overlap",
+            using="gist",
+        ),
+        UniqueConstraint("control_event_id", "version", name="uq_control_event_version_event_version"),
+        Index("ix_control_event_version_place_recorded", "place_id", "recorded", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    control_event_id: Mapped[int] = mapped_column(ForeignKey("control_event.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(10))
+    external_id: Mapped[str] = mapped_column(String(200))
+    place_id: Mapped[int] = mapped_column(Integer)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    precision: Mapped[str] = mapped_column(String(5))
+    seq: Mapped[int] = mapped_column(SmallInteger)
+    kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    losing_actor_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12))
+    party_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    confidence: Mapped[str] = mapped_column(String(10))
+    notes: Mapped[str | None] = mapped_column(Text)
+    source_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    recorded: Mapped[Range[datetime]] = mapped_column(TSTZRANGE)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    # xid8, declared in the migration (no SQLAlchemy type for it).

@@ -77,10 +77,9 @@ class PlaceIn(Strict):
     names: list[PlaceNameIn] = []
 
 
-class EventIn(Strict):
+class EventFields(Strict):
     """A control event. `date` is the first day the new state holds; month/year precision means anywhere in it."""
 
-    external_id: str = Field(min_length=1, max_length=200)
     place: str
     date: date
     precision: Precision = "day"
@@ -107,3 +106,9 @@ class EventIn(Strict):
         if self.status == "besieged" and not self.parties:
             raise ValueError("a besieged place needs the besieger in 'parties'")
         return self
+
+
+class EventIn(EventFields):
+    """An event of the dataset files: its external_id is its stable identity."""
+
+    external_id: str = Field(min_length=1, max_length=200)

@@ -30,6 +30,7 @@ from app.db.models import (
     PlaceName,
     Source,
 )
+from app.db.queries.events import RECORD_VERSIONS
 from app.paths import DATA_DIR
 from app.schemas.dataset import ActorIn, CoalitionIn, EventIn, PlaceIn, PlaceNameIn, SourceIn
 from app.services.territory import InvalidFeatures, Kind, ingest
@@ -332,4 +333,6 @@ async def _upsert_events(
             insert(links),
             [{"control_event_id": e, "source_id": s} for e, s in sorted(missing)],
         )
+    # A new event gets its first version; a changed one (content or sources) a new version, the old one kept.
+    await conn.execute(RECORD_VERSIONS, {"ids": sorted(event_ids.values()), "key_id": None})
     return counts

@@ -1,0 +1,98 @@
+"""API keys: created with a scope, shown once, stored as a SHA-256 digest, revocable.
+
+A key reads `terr_<prefix>_<secret>`. The prefix finds the row; the digest of the whole key proves it. Keys are
+random 256-bit tokens, so a plain SHA-256 is enough: there is no low-entropy password to stretch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.vocabulary import Scope
+
+KEY_PREFIX = "terr_"
+# What each scope may do: admin ⊃ ingest ⊃ read.
+SCOPE_RANK: dict[str, int] = {"read": 0, "ingest": 1, "admin": 2}
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    def allows(self, scope: Scope) -> bool:
+        return SCOPE_RANK[self.scope] >= SCOPE_RANK[scope]
+
+
+def digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def split_key(key: str) -> str | None:
+    """The prefix of a well-formed key, or None."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    prefix, _, secret = key[len(KEY_PREFIX) :].partition("_")
+    return prefix if prefix and secret else None
+
+
+async def create_key(conn: AsyncConnection, *, name: str, scope: Scope) -> tuple[ApiKey, str]:
+    """A new key: its row, and the key itself (shown once; only its digest is stored)."""
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    key = f"{KEY_PREFIX}{prefix}_{secret}"
+    row = (
+        await conn.execute(
+            text("""INSERT INTO api_key (name, prefix, secret_sha256, scope) VALUES (:name, :prefix, :digest, :scope)
+                    RETURNING id, name, prefix, scope, created_at, revoked_at"""),
+            {"name": name, "prefix": prefix, "digest": digest(key), "scope": scope},
+        )
+    ).one()
+    return ApiKey(**row._mapping), key
+
+
+async def list_keys(conn: AsyncConnection) -> list[ApiKey]:
+    rows = await conn.execute(
+        text("SELECT id, name, prefix, scope, created_at, revoked_at FROM api_key ORDER BY id")
+    )
+    return [ApiKey(**row._mapping) for row in rows]
+
+
+async def revoke_key(conn: AsyncConnection, *, prefix: str) -> ApiKey | None:
+    """Revoke the key with this prefix (or full key); None when there is none. Revoking twice keeps the first date."""
+    prefix = split_key(prefix) or prefix
+    row = (
+        await conn.execute(
+            text("""UPDATE api_key SET revoked_at = coalesce(revoked_at, now()) WHERE prefix = :prefix
+                    RETURNING id, name, prefix, scope, created_at, revoked_at"""),
+            {"prefix": prefix},
+        )
+    ).one_or_none()
+    return ApiKey(**row._mapping) if row else None
+
+
+async def authenticate(conn: AsyncConnection, key: str) -> ApiKey | None:
+    """The live key this string is, or None (unknown, malformed or revoked)."""
+    prefix = split_key(key)
+    if prefix is None:
+        return None
+    row = (
+        await conn.execute(
+            text("""SELECT id, name, prefix, scope, created_at, revoked_at, secret_sha256 FROM api_key
+                    WHERE prefix = :prefix"""),
+            {"prefix": prefix},
+        )
+    ).one_or_none()
+    if row is None or not hmac.compare_digest(row.secret_sha256, digest(key)) or row.revoked_at:
+        return None
+    return ApiKey(row.id, row.name, row.prefix, row.scope, row.created_at, row.revoked_at)
