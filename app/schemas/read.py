@@ -38,9 +38,21 @@ class EventBrief(BaseModel):
     sources: list[SourceRead]
 
 
+class TerritoryBasis(BaseModel):
+    """The territory a place lies in, when no control period covers it on the date."""
+
+    id: int
+    external_id: str
+    valid_from: date
+    valid_to: date | None
+    approximate: bool
+    source: SourceRead | None
+
+
 class ControlRead(BaseModel):
     place: PlaceRef
     at: date
+    basis: Literal["event", "territory"] | None
     status: Literal["controlled", "contested", "besieged", "unknown"]
     controller: Ref | None
     coalitions: list[Ref]
@@ -49,6 +61,7 @@ class ControlRead(BaseModel):
     parties: list[Ref]
     certainty: Literal["definite", "possible"] | None
     event: EventBrief | None
+    territory: TerritoryBasis | None = None
 
     model_config = {
         "json_schema_extra": {
@@ -56,6 +69,7 @@ class ControlRead(BaseModel):
                 {
                     "place": {"id": 1, "slug": "palmyra", "name": "Palmyra"},
                     "at": "2016-12-20",
+                    "basis": "event",
                     "status": "controlled",
                     "controller": {"slug": "islamic-state", "name": "Islamic State"},
                     "coalitions": [],
@@ -172,3 +186,47 @@ class FeatureCollection(BaseModel):
     type: Literal["FeatureCollection"]
     at: date
     features: list[dict[str, Any]]
+
+
+class OverlapRead(BaseModel):
+    territory: dict[str, Any]
+    dates: dict[str, date | None]
+    area_km2: float
+    bbox: list[float]
+    geometry: dict[str, Any]
+
+
+class IngestItem(BaseModel):
+    id: int
+    external_id: str
+    result: Literal["created", "existing", "updated"]
+    overlaps: list[OverlapRead] = []
+
+
+class IngestBatchItem(IngestItem):
+    index: int
+
+
+class IngestReport(BaseModel):
+    created: int
+    existing: int
+    items: list[IngestBatchItem]
+
+
+class DiffTotals(BaseModel):
+    held_before_km2: float
+    held_after_km2: float
+    gained_km2: float
+    lost_km2: float
+    net_km2: float
+
+
+class TerritoryDiff(BaseModel):
+    type: Literal["FeatureCollection"]
+    actor: dict[str, Any]
+    from_: date
+    to: date
+    totals: DiffTotals
+    features: list[dict[str, Any]]
+
+    model_config = {"populate_by_name": True}

@@ -211,7 +211,7 @@ async def _load_features(conn: AsyncConnection, path: Path, kind: Kind) -> Count
             f"feature {e.get('index')} {e['field']}: {e['reason']}" for e in exc.members["errors"]
         )
         raise DatasetError(f"{path.name}: {problems}") from exc
-    return Counts(report.count("created"), report.count("updated"), report.count("unchanged"))
+    return Counts(report.count("created"), report.count("updated"), report.count("existing"))
 
 
 async def _sync_memberships(

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries import territory as q
-from app.errors import DomainError
+from app.errors import Conflict, Unprocessable
 from app.schemas.territory import (
     MAX_VERTICES,
     WGS84,
@@ -35,11 +35,11 @@ from app.schemas.territory import (
 
 Kind = Literal["territory", "front_line"]
 Mode = Literal["api", "seed"]
-Status = Literal["created", "unchanged", "updated"]
+Result = Literal["created", "existing", "updated"]
 
 
-class InvalidFeatures(DomainError):
-    status, title = 422, "Invalid features"
+class InvalidFeatures(Unprocessable):
+    title = "Invalid features"
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         bad = sorted({e["index"] for e in errors if e.get("index") is not None})
@@ -47,8 +47,8 @@ class InvalidFeatures(DomainError):
         super().__init__(f"Nothing was stored: {which} cannot be accepted. See `errors`.", errors=errors)
 
 
-class ExternalIdConflict(DomainError):
-    status, title = 409, "External id already used"
+class ExternalIdConflict(Conflict):
+    title = "External id already used"
 
     def __init__(self, conflicts: list[dict[str, Any]]) -> None:
         ids = ", ".join(c["external_id"] for c in conflicts)
@@ -72,7 +72,7 @@ class Outcome:
     index: int
     external_id: str
     id: int
-    status: Status
+    result: Result
     overlaps: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class Outcome:
             "index": self.index,
             "id": self.id,
             "external_id": self.external_id,
-            "status": self.status,
+            "result": self.result,
         }
         if self.overlaps:
             body["overlaps"] = self.overlaps
@@ -91,12 +91,12 @@ class Outcome:
 class Report:
     outcomes: list[Outcome]
 
-    def count(self, status: Status) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
+    def count(self, result: Result) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
 
     @property
     def changed(self) -> bool:
-        return any(o.status != "unchanged" for o in self.outcomes)
+        return any(o.result != "existing" for o in self.outcomes)
 
 
 ADAPTERS: dict[Kind, TypeAdapter[Any]] = {
@@ -185,7 +185,7 @@ async def _slug_ids(conn: AsyncConnection, table: str, slugs: set[str]) -> dict[
     if not slugs:
         return {}
     rows = await conn.execute(text(q.SLUG_IDS.format(table=table)), {"slugs": sorted(slugs)})
-    return {slug: row_id for slug, row_id in rows.all()}
+    return {str(slug): int(row_id) for slug, row_id in rows.all()}
 
 
 async def ingest(
@@ -299,7 +299,7 @@ async def _write(
             ]
         )
     ids: dict[str, int] = {xid: row_id for xid, (row_id, _) in existing.items()}
-    statuses: dict[str, Status] = dict.fromkeys(existing, "unchanged")
+    statuses: dict[str, Result] = dict.fromkeys(existing, "existing")
     new = [k for k, xid in enumerate(columns["external_id"]) if xid not in existing]
     if new:
         for xid, row_id in (await conn.execute(insert_sql, _subset(columns, new))).all():
@@ -310,11 +310,12 @@ async def _write(
         ).all():
             ids[xid], statuses[xid] = row_id, "updated"
     outcomes = [
-        Outcome(i.index, xid, ids[xid], statuses[xid]) for i, xid in zip(items, columns["external_id"])
+        Outcome(i.index, xid, ids[xid], statuses[xid])
+        for i, xid in zip(items, columns["external_id"], strict=True)
     ]
     if kind == "territory":
-        written = [o.id for o in outcomes if o.status != "unchanged"]
-        if written:
+        # Reported for every feature of the request, so a resend shows the same warnings as the first send.
+        if written := [o.id for o in outcomes]:
             rows = await conn.execute(q.TERRITORY_OVERLAPS, {"ids": written})
             overlaps = {row_id: orjson.loads(body) for row_id, body in rows.all()}
             for outcome in outcomes:

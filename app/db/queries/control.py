@@ -53,23 +53,49 @@ def period_at(alias: str, at: str = ":at") -> str:
 
 PERIOD_AT = period_at("cp")
 
+# A place no control period covers on :at, inside a territory in force then: the territory's actor held it.
+# The condition on cp sits inside the subquery, so the probe (GiST on territory (geom, valid)) runs only for
+# such places. Of two territories covering it, an exact one wins over an approximate one, then the latest.
+TERRITORY_AT = """
+    LEFT JOIN LATERAL (
+        SELECT t.id, t.external_id, t.actor_id, t.valid, t.source_id, t.approximate FROM territory AS t
+        WHERE cp.id IS NULL AND t.valid @> CAST(:at AS date) AND ST_Covers(t.geom, p.geom)
+        ORDER BY t.approximate, lower(t.valid) DESC, t.id
+        LIMIT 1
+    ) AS tr ON true
+"""
+
+# What the answer rests on: a control period (event), else a territory, else nothing known (null).
+BASIS = "CASE WHEN cp.id IS NOT NULL THEN 'event' WHEN tr.id IS NOT NULL THEN 'territory' END"
+STATUS = "coalesce(cp.status, CASE WHEN tr.id IS NOT NULL THEN 'controlled' END, 'unknown')"
+HOLDER_ID = "coalesce(cp.actor_id, tr.actor_id)"
+
+TERRITORY_JSON = """CASE WHEN tr.id IS NOT NULL THEN json_build_object(
+    'id', tr.id, 'external_id', tr.external_id, 'valid_from', lower(tr.valid), 'valid_to', upper(tr.valid),
+    'approximate', tr.approximate,
+    'source', (SELECT json_build_object('slug', s.slug, 'title', s.title, 'publisher', s.publisher, 'url', s.url,
+                                        'published_on', s.published_on)
+               FROM source AS s WHERE s.id = tr.source_id)) END"""
+
 CONTROL_BODY = f"""
     json_build_object(
         'place', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name),
         'at', CAST(:at AS date),
-        'status', coalesce(cp.status, 'unknown'),
+        'basis', {BASIS},
+        'status', {STATUS},
         'controller', CASE WHEN a.id IS NOT NULL THEN {ACTOR_REF.format(a="a")} END,
-        'coalitions', {ACTOR_COALITIONS.format(actor_id="cp.actor_id")},
-        'since', lower(cp.valid),
-        'until', upper(cp.valid),
+        'coalitions', {ACTOR_COALITIONS.format(actor_id=HOLDER_ID)},
+        'since', lower(coalesce(cp.valid, tr.valid)),
+        'until', upper(coalesce(cp.valid, tr.valid)),
         'parties', {PERIOD_PARTIES},
         'certainty', CASE
-            WHEN cp.id IS NULL THEN NULL
+            WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
             WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
             ELSE 'definite' END,
         'event', CASE WHEN e.id IS NOT NULL THEN json_build_object(
             'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision,
-            'kind', e.kind, 'confidence', e.confidence, 'notes', e.notes, 'sources', {EVENT_SOURCES}) END
+            'kind', e.kind, 'confidence', e.confidence, 'notes', e.notes, 'sources', {EVENT_SOURCES}) END,
+        'territory', {TERRITORY_JSON}
     )
 """
 
@@ -79,7 +105,8 @@ CONTROL_AT = text(f"""
            (SELECT {CONTROL_BODY}
             FROM place AS p
             {PERIOD_AT}
-            LEFT JOIN actor AS a ON a.id = cp.actor_id
+            {TERRITORY_AT}
+            LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
             LEFT JOIN control_event AS e ON e.id = cp.control_event_id
             WHERE p.id = (SELECT id FROM resolved) AND (SELECT count(*) FROM resolved) = 1)::text AS body
 """)
@@ -126,15 +153,18 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
                 'geometry', ST_AsGeoJSON(p.geom, 5)::json,
                 'properties', json_build_object(
                     'id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind,
-                    'status', coalesce(cp.status, 'unknown'),
+                    'basis', {BASIS},
+                    'status', {STATUS},
                     'controller', CASE WHEN a.id IS NOT NULL THEN json_build_object('slug', a.slug, 'name', a.name) END,
                     'color', a.color,
                     'coalitions', coalesce(ac.coalitions, '[]'::json),
-                    'since', lower(cp.valid))) AS feature
+                    'since', lower(coalesce(cp.valid, tr.valid)),
+                    'territory_id', tr.id)) AS feature
             FROM place AS p
             {PERIOD_AT}
-            LEFT JOIN actor AS a ON a.id = cp.actor_id
-            LEFT JOIN actor_coalitions AS ac ON ac.actor_id = cp.actor_id
+            {TERRITORY_AT}
+            LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
+            LEFT JOIN actor_coalitions AS ac ON ac.actor_id = {HOLDER_ID}
             {where}
         ) AS features
     """

@@ -18,7 +18,7 @@ PIXEL_DEGREES_Z0 = 360 / 512
 
 
 def tolerance_for_zoom(zoom: int) -> float:
-    return PIXEL_DEGREES_Z0 / 2**zoom
+    return PIXEL_DEGREES_Z0 / float(2**zoom)
 
 
 def geometry_for_tolerance(tolerance: float | None, alias: str = "t") -> str:

@@ -1,0 +1,354 @@
+"""Territories and front lines: GeoJSON of a date, an actor's gains and losses, and ingestion."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import TypeAdapter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response
+
+from app.api.auth import IngestKey, read_access
+from app.api.caching import GEOJSON, JSON, cached
+from app.api.deps import ReadConnection, in_transaction
+from app.api.params import BboxQuery, DateQuery, parse_bbox, parse_date, parse_date_range
+from app.db.queries.actors import ACTOR_SLUGS
+from app.db.queries.territory import (
+    ACTOR_ID,
+    TERRITORY_DIFF,
+    frontlines_sql,
+    territories_sql,
+    tolerance_for_zoom,
+)
+from app.errors import InvalidParameter, NotFound, PayloadTooLarge
+from app.schemas.read import FeatureCollection, IngestItem, IngestReport, TerritoryDiff
+from app.schemas.territory import MAX_VERTICES, FrontLineFeatureIn, TerritoryFeatureIn
+from app.services.territory import Kind, Report, ingest
+
+router = APIRouter(prefix="/v1", tags=["territories and front lines"])
+
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+READ_PROBLEMS: dict[int | str, dict[str, Any]] = {400: {"description": "A parameter is invalid", **PROBLEM}}
+# Reads follow TERRITORY_REQUIRE_READ_KEY like every other read; writes check their own (ingest) key.
+READ = [Depends(read_access)]
+WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or an unknown or revoked one", **PROBLEM},
+    403: {"description": "The key lacks the ingest scope", **PROBLEM},
+    409: {"description": "An external_id already stored with other content (nothing was stored)", **PROBLEM},
+    413: {"description": "The body or the batch is too large", **PROBLEM},
+    422: {
+        "description": "Invalid features, each listed by index, field and reason (nothing was stored)",
+        **PROBLEM,
+    },
+    429: {"description": "Too many requests for this key; see Retry-After", **PROBLEM},
+}
+
+ActorQuery = Annotated[
+    str | None, Query(description="Actor slug", openapi_examples={"IS": {"value": "islamic-state"}})
+]
+CoalitionQuery = Annotated[
+    str | None,
+    Query(
+        description="Coalition slug: areas held by its members on the date",
+        openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
+    ),
+]
+SimplifyQuery = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        le=1,
+        description="Simplification tolerance in degrees (ST_SimplifyPreserveTopology); 0 = full detail",
+        openapi_examples={"~1 km": {"value": 0.01}},
+    ),
+]
+ZoomQuery = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=22,
+        description="Map zoom the answer is drawn at: the tolerance becomes one pixel of a 512-px tile "
+        "(360° / 2^zoom / 512). Ignored when `simplify` is given.",
+        openapi_examples={"region": {"value": 8}},
+    ),
+]
+RepairQuery = Annotated[
+    bool,
+    Query(description="Store invalid geometries repaired by ST_MakeValid instead of refusing them"),
+]
+
+
+def _inline_schema(model: Any) -> dict[str, Any]:
+    """The JSON schema of an input model with its $defs inlined (the GeoJSON input types are not recursive)."""
+    schema = TypeAdapter(model).json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+def _body_schema(feature: Any, *, batch: bool) -> dict[str, Any]:
+    schema = _inline_schema(feature)
+    if batch:
+        schema = {
+            "type": "object",
+            "required": ["type", "features"],
+            "properties": {
+                "type": {"const": "FeatureCollection"},
+                "crs": _inline_schema(feature)["properties"]["crs"],
+                "features": {"type": "array", "items": schema},
+            },
+        }
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+PALMYRA = [[38.0, 34.45], [38.45, 34.45], [38.45, 34.7], [38.0, 34.7], [38.0, 34.45]]
+TERRITORY_EXAMPLE = {
+    "type": "Feature",
+    "properties": {
+        "external_id": "my-palmyra-2016-12-11",
+        "actor": "islamic-state",
+        "valid_from": "2016-12-11",
+        "valid_to": "2017-03-02",
+        "source": "wp-palmyra-offensive-2016-12",
+        "approximate": True,
+        "notes": "Drawn from a news map",
+    },
+    "geometry": {"type": "Polygon", "coordinates": [PALMYRA]},
+}
+FRONT_LINE_EXAMPLE = {
+    "type": "Feature",
+    "properties": {
+        "external_id": "my-front-t4-2016-12-11",
+        "side_a": "syrian-army",
+        "side_b": "islamic-state",
+        "valid_from": "2016-12-11",
+        "valid_to": "2017-03-02",
+        "source": "wp-tiyas-airbase",
+    },
+    "geometry": {"type": "LineString", "coordinates": [[37.72, 34.42], [37.72, 34.72]]},
+}
+
+
+def _feature_body(example: dict[str, Any]) -> Any:
+    return Body(
+        description=f"A GeoJSON Feature (longitude, latitude; at most {MAX_VERTICES:,} vertices)",
+        openapi_examples={"one": {"value": example}},
+    )
+
+
+def _batch_body(example: dict[str, Any]) -> Any:
+    return Body(
+        description="A GeoJSON FeatureCollection: every feature is stored, or none",
+        openapi_examples={"two": {"value": {"type": "FeatureCollection", "features": [example]}}},
+    )
+
+
+def _answer(report: Report, *, single: bool) -> Response:
+    status = 201 if any(o.result == "created" for o in report.outcomes) else 200
+    if single:
+        item = report.outcomes[0].as_dict()
+        item.pop("index")
+        item.setdefault("overlaps", [])
+        return Response(orjson.dumps(item), status_code=status, media_type=JSON)
+    body = {
+        "created": report.count("created"),
+        "existing": report.count("existing"),
+        "items": [{**o.as_dict(), "overlaps": o.overlaps} for o in report.outcomes],
+    }
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+async def _ingest(
+    request: Request, kind: Kind, features: list[Any], *, crs: Any, repair: bool, single: bool
+) -> Response:
+    limit = request.app.state.settings.max_batch
+    if len(features) > limit:
+        raise PayloadTooLarge(f"{len(features):,} features; at most {limit:,} per batch.", max_batch=limit)
+
+    async def work(conn: AsyncConnection) -> Report:
+        return await ingest(conn, kind, features, crs=crs, repair=repair, batch=not single)
+
+    return _answer(await in_transaction(request.app.state.engine, work), single=single)
+
+
+def _features_of(body: dict[str, Any]) -> list[Any]:
+    if body.get("type") != "FeatureCollection":
+        raise InvalidParameter("type", "must be 'FeatureCollection'", location="body")
+    features = body.get("features")
+    if not isinstance(features, list):
+        raise InvalidParameter("features", "must be a list of GeoJSON Features", location="body")
+    return features
+
+
+# --- Territories ----------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/territories",
+    response_model=FeatureCollection,
+    dependencies=READ,
+    responses={**READ_PROBLEMS, 200: {"content": {GEOJSON: {}}}},
+)
+async def territories(
+    request: Request,
+    conn: ReadConnection,
+    at: DateQuery = None,
+    actor: ActorQuery = None,
+    coalition: CoalitionQuery = None,
+    bbox: BboxQuery = None,
+    simplify: SimplifyQuery = None,
+    zoom: ZoomQuery = None,
+) -> Response:
+    """Areas held on a date, as GeoJSON: actor, its coalitions, dates, source, geodesic area; simplified on request."""
+    on, box = parse_date("at", at, default=date.today()), parse_bbox(bbox)
+    tolerance = simplify if simplify is not None else (tolerance_for_zoom(zoom) if zoom is not None else None)
+    sql = territories_sql(
+        bbox=box is not None, actor=actor is not None, coalition=coalition is not None, tolerance=tolerance
+    )
+    params: dict[str, object] = {"at": on, "actor": actor, "coalition": coalition, "tolerance": tolerance}
+    if box:
+        params |= box.params()
+    return cached(request, await conn.scalar(text(sql), params), on, media_type=GEOJSON)
+
+
+@router.get(
+    "/territories/diff",
+    response_model=TerritoryDiff,
+    dependencies=READ,
+    responses={
+        **READ_PROBLEMS,
+        404: {"description": "Unknown actor", **PROBLEM},
+        200: {"content": {GEOJSON: {}}},
+    },
+)
+async def territory_diff(
+    request: Request,
+    conn: ReadConnection,
+    actor: Annotated[
+        str, Query(description="Actor slug (required)", openapi_examples={"IS": {"value": "islamic-state"}})
+    ],
+    from_: Annotated[
+        str | None,
+        Query(alias="from", description="YYYY-MM-DD", openapi_examples={"before": {"value": "2016-12-01"}}),
+    ] = None,
+    to: Annotated[
+        str | None, Query(description="YYYY-MM-DD", openapi_examples={"after": {"value": "2016-12-20"}})
+    ] = None,
+) -> Response:
+    """What an actor gained and lost between two dates: polygons with `change` gained|lost, areas and totals."""
+    start, end = parse_date_range(from_, to)
+    actor_id = await conn.scalar(ACTOR_ID, {"slug": actor})
+    if actor_id is None:
+        known = list((await conn.scalars(ACTOR_SLUGS)).all())
+        raise NotFound(f"No actor has the slug '{actor}'. Known: {', '.join(known)}.", known=known)
+    body = await conn.scalar(TERRITORY_DIFF, {"actor_id": actor_id, "from": start, "to": end})
+    return cached(request, body, start, end, media_type=GEOJSON)
+
+
+@router.post(
+    "/territories",
+    status_code=201,
+    response_model=IngestItem,
+    responses={200: {"description": "Already stored with the same content"}, **WRITE_PROBLEMS},
+    openapi_extra=_body_schema(TerritoryFeatureIn, batch=False),
+)
+async def create_territory(
+    request: Request,
+    key: IngestKey,
+    feature: Annotated[dict[str, Any], _feature_body(TERRITORY_EXAMPLE)],
+    repair: RepairQuery = False,
+) -> Response:
+    """Store one territory; overlaps with other actors' areas on overlapping dates come back as warnings."""
+    return await _ingest(request, "territory", [feature], crs=None, repair=repair, single=True)
+
+
+@router.post(
+    "/territories/batch",
+    status_code=201,
+    response_model=IngestReport,
+    responses={200: {"description": "Every feature was already stored"}, **WRITE_PROBLEMS},
+    openapi_extra=_body_schema(TerritoryFeatureIn, batch=True),
+)
+async def create_territories(
+    request: Request,
+    key: IngestKey,
+    collection: Annotated[dict[str, Any], _batch_body(TERRITORY_EXAMPLE)],
+    repair: RepairQuery = False,
+) -> Response:
+    """Store a FeatureCollection of territories in one transaction: all of them, or none."""
+    features = _features_of(collection)
+    return await _ingest(
+        request, "territory", features, crs=collection.get("crs"), repair=repair, single=False
+    )
+
+
+# --- Front lines ----------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/frontlines",
+    response_model=FeatureCollection,
+    dependencies=READ,
+    responses={**READ_PROBLEMS, 200: {"content": {GEOJSON: {}}}},
+)
+async def frontlines(
+    request: Request, conn: ReadConnection, at: DateQuery = None, bbox: BboxQuery = None
+) -> Response:
+    """Front lines in force on a date, as GeoJSON, with both sides, dates, source and geodesic length."""
+    on, box = parse_date("at", at, default=date.today()), parse_bbox(bbox)
+    params: dict[str, object] = {"at": on}
+    if box:
+        params |= box.params()
+    body = await conn.scalar(text(frontlines_sql(bbox=box is not None)), params)
+    return cached(request, body, on, media_type=GEOJSON)
+
+
+@router.post(
+    "/frontlines",
+    status_code=201,
+    response_model=IngestItem,
+    responses={200: {"description": "Already stored with the same content"}, **WRITE_PROBLEMS},
+    openapi_extra=_body_schema(FrontLineFeatureIn, batch=False),
+)
+async def create_frontline(
+    request: Request,
+    key: IngestKey,
+    feature: Annotated[dict[str, Any], _feature_body(FRONT_LINE_EXAMPLE)],
+    repair: RepairQuery = False,
+) -> Response:
+    """Store one front line between two sides."""
+    return await _ingest(request, "front_line", [feature], crs=None, repair=repair, single=True)
+
+
+@router.post(
+    "/frontlines/batch",
+    status_code=201,
+    response_model=IngestReport,
+    responses={200: {"description": "Every feature was already stored"}, **WRITE_PROBLEMS},
+    openapi_extra=_body_schema(FrontLineFeatureIn, batch=True),
+)
+async def create_frontlines(
+    request: Request,
+    key: IngestKey,
+    collection: Annotated[dict[str, Any], _batch_body(FRONT_LINE_EXAMPLE)],
+    repair: RepairQuery = False,
+) -> Response:
+    """Store a FeatureCollection of front lines in one transaction: all of them, or none."""
+    features = _features_of(collection)
+    return await _ingest(
+        request, "front_line", features, crs=collection.get("crs"), repair=repair, single=False
+    )

@@ -1,0 +1,129 @@
+"""Mapbox vector tiles of a date (places, territories, front lines) and their TileJSON documents."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from sqlalchemy import text
+from starlette.responses import Response
+
+from app.api.caching import JSON, cache_control, cached
+from app.api.deps import ReadConnection
+from app.api.params import DateQuery, parse_date
+from app.db.queries.tiles import DESCRIPTIONS, FIELDS, LAYER_EXTENT, LAYERS, tile_sql
+from app.errors import InvalidParameter, NotFound
+
+router = APIRouter(prefix="/v1/tiles", tags=["vector tiles"])
+
+MVT = "application/vnd.mapbox-vector-tile"
+MAX_ZOOM = 22
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+LayerPath = Annotated[
+    str,
+    Path(
+        description="places, territories or frontlines",
+        openapi_examples={"territories": {"value": "territories"}, "places": {"value": "places"}},
+    ),
+]
+
+
+def _layer(layer: str) -> str:
+    if layer not in LAYERS:
+        raise NotFound(f"No tile layer '{layer}'. Layers: {', '.join(LAYERS)}.", layers=list(LAYERS))
+    return layer
+
+
+def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
+    """z/x/y as integers within the tile pyramid: 0 <= z <= 22 and 0 <= x, y < 2^z."""
+    numbers = []
+    for name, value in (("z", z), ("x", x), ("y", y)):
+        if not value.isdigit():
+            raise InvalidParameter(name, f"'{value}' is not a whole number", location="path")
+        numbers.append(int(value))
+    zoom, column, row = numbers
+    if zoom > MAX_ZOOM:
+        raise InvalidParameter("z", f"{zoom} is above the maximum zoom {MAX_ZOOM}", location="path")
+    for label, number in (("x", column), ("y", row)):
+        if number >= 2**zoom:
+            raise InvalidParameter(
+                label, f"{number} is outside 0..{2**zoom - 1} at zoom {zoom}", location="path"
+            )
+    return zoom, column, row
+
+
+@router.get(
+    "/{layer}/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses={
+        200: {"content": {MVT: {}}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
+        204: {"description": "Nothing of this layer in the tile on that date"},
+        400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
+        404: {"description": "Unknown layer", **PROBLEM},
+    },
+)
+async def tile(
+    request: Request,
+    conn: ReadConnection,
+    layer: LayerPath,
+    z: Annotated[str, Path(description="Zoom, 0..22", openapi_examples={"z8": {"value": "8"}})],
+    x: Annotated[str, Path(description="Column, 0..2^z-1", openapi_examples={"z8": {"value": "155"}})],
+    y: Annotated[str, Path(description="Row, 0..2^z-1", openapi_examples={"z8": {"value": "102"}})],
+    at: DateQuery = None,
+) -> Response:
+    """One vector tile of a layer on a date (default today), built by PostGIS; 204 when it would be empty."""
+    name = _layer(layer)
+    zoom, column, row = _tile_numbers(z, x, y)
+    on = parse_date("at", at, default=date.today())
+    body = await conn.scalar(text(tile_sql(name, zoom)), {"z": zoom, "x": column, "y": row, "at": on})
+    if not body:
+        # An empty tile is a normal answer for a map client; 204 lets it skip decoding and still cache it.
+        return Response(
+            status_code=204, headers={"Cache-Control": cache_control(request.app.state.settings, on)}
+        )
+    return cached(request, bytes(body), on, media_type=MVT)
+
+
+@router.get(
+    "/{layer}.json",
+    responses={
+        200: {"content": {JSON: {}}, "description": "TileJSON 3.0.0"},
+        404: {"description": "Unknown layer", **PROBLEM},
+    },
+)
+async def tilejson(
+    request: Request, conn: ReadConnection, layer: LayerPath, at: DateQuery = None
+) -> Response:
+    """A TileJSON 3.0.0 document for a layer: its fields, zoom range, bounds and the tile URL (keeping `at`)."""
+    name = _layer(layer)
+    on = parse_date("at", at) if at else None
+    query = f"?at={on.isoformat()}" if on else ""
+    base = str(request.base_url).rstrip("/")
+    west, south, east, north = (await conn.execute(text(LAYER_EXTENT[name]))).one()
+    bounds = [-180.0, -85.0511, 180.0, 85.0511] if west is None else [west, south, east, north]
+    document = {
+        "tilejson": "3.0.0",
+        "name": f"territory-{name}",
+        "description": DESCRIPTIONS[name] + (f" on {on.isoformat()}" if on else " today") + ".",
+        "version": "1.0.0",
+        "attribution": "Territory; approximate areas and lines, see each feature's source",
+        "scheme": "xyz",
+        "tiles": [f"{base}/v1/tiles/{name}/{{z}}/{{x}}/{{y}}.mvt{query}"],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": [round(v, 5) for v in bounds],
+        "center": [round((bounds[0] + bounds[2]) / 2, 5), round((bounds[1] + bounds[3]) / 2, 5), 6],
+        "vector_layers": [
+            {
+                "id": name,
+                "description": DESCRIPTIONS[name],
+                "minzoom": 0,
+                "maxzoom": MAX_ZOOM,
+                "fields": FIELDS[name],
+            }
+        ],
+    }
+    return cached(request, orjson.dumps(document), on)

@@ -1,0 +1,139 @@
+"""Mapbox vector tiles of a date, one layer per request, each built by PostGIS in one statement.
+
+The tile's envelope comes from ST_TileEnvelope (EPSG:3857). Rows are found with the EPSG:4326 box of the tile
+(plus the 64-unit buffer ST_AsMVTGeom keeps), so the GiST indexes on the stored geometry apply; only what is in
+the tile is reprojected. Territories are clipped in EPSG:4326 first (ST_ClipByBox2D) and read from the
+simplified copy that suits the zoom, so a tile never reprojects thousands of vertices it will not draw.
+"""
+
+from __future__ import annotations
+
+from app.db.queries.control import BASIS, HOLDER_ID, PERIOD_AT, STATUS, TERRITORY_AT
+
+EXTENT, BUFFER = 4096, 64
+LAYERS = ("places", "territories", "frontlines")
+
+TILE_BOUNDS = f"""
+    bounds AS (
+        SELECT ST_TileEnvelope(:z, :x, :y) AS env,
+               ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4326) AS box
+    )
+"""
+
+PLACES_TILE = f"""
+    WITH {TILE_BOUNDS}, features AS (
+        SELECT p.id, p.slug, p.name, p.kind,
+               {STATUS} AS status, a.slug AS controller, a.color, {BASIS} AS basis,
+               CAST(lower(coalesce(cp.valid, tr.valid)) AS text) AS since,
+               ST_AsMVTGeom(ST_Transform(p.geom, 3857), bounds.env, {EXTENT}, {BUFFER}, true) AS geom
+        FROM bounds
+        JOIN place AS p ON p.geom && bounds.box
+        {PERIOD_AT}
+        {TERRITORY_AT}
+        LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
+    )
+    SELECT ST_AsMVT(features.*, 'places', {EXTENT}, 'geom', 'id') FROM features WHERE geom IS NOT NULL
+"""
+
+
+def territory_column(zoom: int) -> str:
+    """The stored copy drawn at this zoom: simplified ~1 pixel or less (see migration 0003)."""
+    if zoom <= 5:
+        return "t.geom_z5"
+    if zoom <= 8:
+        return "t.geom_z8"
+    return "t.geom"
+
+
+def territories_tile(zoom: int) -> str:
+    return f"""
+    WITH {TILE_BOUNDS}, features AS (
+        SELECT t.id, t.external_id, a.slug AS actor, a.name AS actor_name, a.color,
+               CAST(lower(t.valid) AS text) AS valid_from, CAST(upper(t.valid) AS text) AS valid_to,
+               t.approximate, round(t.area_km2::numeric, 1)::float8 AS area_km2,
+               (SELECT s.slug FROM source AS s WHERE s.id = t.source_id) AS source,
+               ST_AsMVTGeom(ST_Transform(ST_ClipByBox2D({territory_column(zoom)}, bounds.box), 3857), bounds.env,
+                            {EXTENT}, {BUFFER}, true) AS geom
+        FROM bounds
+        JOIN territory AS t ON t.geom && bounds.box AND t.valid @> CAST(:at AS date)
+        JOIN actor AS a ON a.id = t.actor_id
+    )
+    SELECT ST_AsMVT(features.*, 'territories', {EXTENT}, 'geom', 'id') FROM features WHERE geom IS NOT NULL
+"""
+
+
+FRONTLINES_TILE = f"""
+    WITH {TILE_BOUNDS}, features AS (
+        SELECT f.id, f.external_id, sa.slug AS side_a, sb.slug AS side_b, sa.color AS side_a_color,
+               sb.color AS side_b_color,
+               CAST(lower(f.valid) AS text) AS valid_from, CAST(upper(f.valid) AS text) AS valid_to,
+               f.approximate, (SELECT s.slug FROM source AS s WHERE s.id = f.source_id) AS source,
+               ST_AsMVTGeom(ST_Transform(f.geom, 3857), bounds.env, {EXTENT}, {BUFFER}, true) AS geom
+        FROM bounds
+        JOIN front_line AS f ON f.geom && bounds.box AND f.valid @> CAST(:at AS date)
+        JOIN actor AS sa ON sa.id = f.side_a_actor_id
+        JOIN actor AS sb ON sb.id = f.side_b_actor_id
+    )
+    SELECT ST_AsMVT(features.*, 'frontlines', {EXTENT}, 'geom', 'id') FROM features WHERE geom IS NOT NULL
+"""
+
+
+def tile_sql(layer: str, zoom: int) -> str:
+    if layer == "places":
+        return PLACES_TILE
+    if layer == "territories":
+        return territories_tile(zoom)
+    return FRONTLINES_TILE
+
+
+# Each layer's extent in EPSG:4326, for TileJSON `bounds`.
+EXTENT_SQL = {
+    "places": "SELECT ST_Extent(geom) FROM place",
+    "territories": "SELECT ST_Extent(geom) FROM territory",
+    "frontlines": "SELECT ST_Extent(geom) FROM front_line",
+}
+LAYER_EXTENT = {
+    layer: f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({sql}) AS x(e)"
+    for layer, sql in EXTENT_SQL.items()
+}
+
+# What each layer's features carry (TileJSON `vector_layers[].fields`).
+FIELDS = {
+    "places": {
+        "slug": "String",
+        "name": "String",
+        "kind": "String: city, town, village, airbase...",
+        "status": "String: controlled, contested, besieged or unknown on the date",
+        "controller": "String: slug of the actor holding it",
+        "color": "String: the controller's map colour, #rrggbb",
+        "basis": "String: event (a control period) or territory (inside an area held that day)",
+        "since": "String: YYYY-MM-DD the state began",
+    },
+    "territories": {
+        "external_id": "String",
+        "actor": "String: actor slug",
+        "actor_name": "String",
+        "color": "String: the actor's map colour, #rrggbb",
+        "valid_from": "String: YYYY-MM-DD, inclusive",
+        "valid_to": "String: YYYY-MM-DD, exclusive; absent when open",
+        "approximate": "Boolean",
+        "area_km2": "Number: geodesic area of the whole territory",
+        "source": "String: source slug",
+    },
+    "frontlines": {
+        "external_id": "String",
+        "side_a": "String: actor slug",
+        "side_b": "String: actor slug",
+        "side_a_color": "String",
+        "side_b_color": "String",
+        "valid_from": "String: YYYY-MM-DD, inclusive",
+        "valid_to": "String: YYYY-MM-DD, exclusive; absent when open",
+        "approximate": "Boolean",
+        "source": "String: source slug",
+    },
+}
+DESCRIPTIONS = {
+    "places": "Every place with its state on the date: status, controller and its colour",
+    "territories": "Areas held on the date, by actor (simplified to about a pixel per zoom)",
+    "frontlines": "Front lines in force on the date, with both sides",
+}
