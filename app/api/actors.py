@@ -61,6 +61,6 @@ async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: D
 
 @router.get("/summary")
 async def summary(request: Request, conn: ReadConnection, at: DateQuery = None) -> Response:
-    """For each actor and coalition, how many places (by kind) it held on a date, and how many it contested."""
+    """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
     on = parse_date("at", at, default=date.today())
     return cached(request, await conn.scalar(SUMMARY, {"at": on}), on)

@@ -19,6 +19,8 @@ TABLES = (
     "control_event",
     "control_event_source",
     "control_period",
+    "territory",
+    "front_line",
 )
 
 

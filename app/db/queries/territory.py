@@ -48,7 +48,7 @@ def territories_sql(*, bbox: bool, actor: bool, coalition: bool, tolerance: floa
     filters = ["t.valid @> CAST(:at AS date)"]
     if bbox:
         filters.append(f"t.geom && {BBOX}")
-        geometry = f"ST_ClipByBox2D({geometry}, {BBOX})"
+        geometry = f"ST_Multi(ST_ClipByBox2D({geometry}, {BBOX}))"
     if actor:
         filters.append("a.slug = :actor")
     if coalition:
@@ -124,7 +124,7 @@ def frontlines_sql(*, bbox: bool) -> str:
     filters = ["f.valid @> CAST(:at AS date)"]
     if bbox:
         filters.append(f"f.geom && {BBOX}")
-        geometry = f"ST_CollectionExtract(ST_Intersection(f.geom, {BBOX}), 2)"
+        geometry = f"ST_Multi(ST_CollectionExtract(ST_Intersection(f.geom, {BBOX}), 2))"
     return f"""
         SELECT json_build_object('type', 'FeatureCollection', 'at', CAST(:at AS date),
                                  'features', coalesce(json_agg(feature ORDER BY id), '[]'::json))::text
