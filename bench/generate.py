@@ -17,6 +17,9 @@ WEST, SOUTH, EAST, NORTH = 35.0, 29.0, 48.0, 38.0
 # The trigger recomputes the periods of every place a statement touched: chunks keep each recompute bounded.
 PLACES_PER_STATEMENT = 5_000
 SCALES = {"small": 1_000, "large": 100_000}
+# The optional territories dataset: detailed polygons over the same box, generated when a scenario needs them.
+TERRITORIES = {"small": 1_000, "large": 10_000}
+TERRITORIES_PER_STATEMENT = 1_000
 
 
 @dataclass(frozen=True)
@@ -43,35 +46,59 @@ def query(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     return asyncio.run(run())
 
 
-def prepare(server_url: str, scale: str, *, keep: bool) -> Dataset:
-    """The scale's database: reused with --keep when its marker says it is complete, otherwise rebuilt."""
+def prepare(server_url: str, scale: str, *, keep: bool, territories: bool = False) -> Dataset:
+    """The scale's database: reused with --keep when its marker says it is complete, otherwise rebuilt.
+
+    A complete database of an older schema revision is migrated in place rather than rebuilt; the territories
+    dataset is added to a reused database when a scenario needs it and it is missing."""
     database = f"territory_bench_{scale}"
     url, seconds = database_url(server_url, database), None
-    if not (keep and is_complete(url, scale)):
-        started = time.monotonic()
+    revision = marker_revision(url, scale) if keep else None
+    started = time.monotonic()
+    if revision is None:
         admin = database_url(server_url, "postgres")
         query(admin, f"DROP DATABASE IF EXISTS {database}")
         query(admin, f"CREATE DATABASE {database}")
         migrate.upgrade(url)  # runs its own event loop, so not from inside one
         asyncio.run(load(url, scale))
         seconds = time.monotonic() - started
+    elif revision != migrate.head_revision():
+        print(f"[bench] {scale}: migrating the kept dataset from {revision}", flush=True)
+        migrate.upgrade(url)
+        query(url, "UPDATE bench_dataset SET revision = $1", migrate.head_revision())
+    if territories and query(url, "SELECT count(*) FROM territory")[0][0] < TERRITORIES[scale]:
+        asyncio.run(load_territories(url, scale))
+        seconds = time.monotonic() - started
     tables = {
         "places": "place",
         "place names": "place_name",
         "events": "control_event",
         "periods": "control_period",
+        "territories": "territory",
+        "territory vertices": "(SELECT ST_NPoints(geom) AS n FROM territory) AS t",
     }
-    counts = query(url, " UNION ALL ".join(f"SELECT '{k}', count(*) FROM {t}" for k, t in tables.items()))
+    counts = query(
+        url,
+        " UNION ALL ".join(
+            f"SELECT '{k}', {'coalesce(sum(n), 0)::bigint' if k == 'territory vertices' else 'count(*)'} FROM {t}"
+            for k, t in tables.items()
+        ),
+    )
     return Dataset(scale, url, dict(counts), seconds)
 
 
-def is_complete(url: str, scale: str) -> bool:
-    """The marker row is written last: it means the load finished, at this schema revision."""
-    marker = "SELECT count(*) FROM bench_dataset WHERE scale = $1 AND places = $2 AND revision = $3"
+def marker_revision(url: str, scale: str) -> str | None:
+    """The schema revision of a complete dataset (its marker row is written last), or None."""
+    marker = "SELECT revision FROM bench_dataset WHERE scale = $1 AND places = $2"
     try:
-        return bool(query(url, marker, scale, SCALES[scale], migrate.head_revision())[0][0])
+        rows = query(url, marker, scale, SCALES[scale])
     except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError):
-        return False
+        return None
+    return str(rows[0][0]) if rows else None
+
+
+def is_complete(url: str, scale: str) -> bool:
+    return marker_revision(url, scale) == migrate.head_revision()
 
 
 # 20 actors and 4 coalitions: actors 1..16 belong to one, then switch to the next in mid-2014; 17..20 stay out.
@@ -181,5 +208,52 @@ async def load(url: str, scale: str) -> None:
         await connection.execute(
             "INSERT INTO bench_dataset VALUES ($1, $2, $3)", scale, SCALES[scale], migrate.head_revision()
         )
+    finally:
+        await connection.close()
+
+
+# Detailed areas: star-shaped rings (so always simple and valid) of 1,000-4,000 vertices, radius 0.05-0.4°, the
+# radius modulated by two sines and a little noise like a traced front; valid for 3 months to 2 years within
+# 2011-2017, held by one of the 20 actors.
+TERRITORY_BATCH = """
+    WITH drawn AS MATERIALIZED (
+        SELECT i, $2::float8 + ($4::float8 - $2::float8) * random() AS lon,
+               $3::float8 + ($5::float8 - $3::float8) * random() AS lat,
+               0.05 + 0.35 * random() AS radius, 1000 + floor(random() * 3000)::int AS n,
+               2 * pi() * random() AS phase1, 2 * pi() * random() AS phase2,
+               DATE '2011-01-01' + floor(random() * 2190)::int AS valid_from, 90 + floor(random() * 640)::int AS days,
+               1 + floor(random() * 20)::int AS actor_no
+        FROM generate_series($1::int, $1::int + $6::int - 1) AS i
+    ), rings AS (
+        SELECT d.i, ST_MakePolygon(ST_AddPoint(line, ST_StartPoint(line))) AS geom
+        FROM drawn AS d
+        CROSS JOIN LATERAL (
+            SELECT ST_MakeLine(ST_MakePoint(
+                       d.lon + r * cos(theta) / cos(radians(d.lat)), d.lat + r * sin(theta)) ORDER BY j) AS line
+            FROM generate_series(0, d.n - 1) AS j,
+                 LATERAL (SELECT 2 * pi() * j / d.n AS theta) AS a,
+                 LATERAL (SELECT d.radius * (1 + 0.25 * sin(3 * theta + d.phase1) + 0.12 * sin(11 * theta + d.phase2)
+                                             + 0.03 * random()) AS r) AS b
+        ) AS l
+    )
+    INSERT INTO territory (external_id, actor_id, geom, valid, source_id, approximate)
+    SELECT 'bench-territory-' || d.i, a.ids[d.actor_no], ST_Multi(ST_SetSRID(r.geom, 4326)),
+           daterange(d.valid_from, d.valid_from + d.days), (SELECT id FROM source WHERE slug = 'bench'), true
+    FROM drawn AS d JOIN rings AS r USING (i), (SELECT array_agg(id ORDER BY id) AS ids FROM actor) AS a
+"""
+
+
+async def load_territories(url: str, scale: str) -> None:
+    """Replace the territories of a bench database with the scale's generated set."""
+    connection = await asyncpg.connect(url, server_settings={"synchronous_commit": "off"})
+    try:
+        await connection.execute("DELETE FROM territory")
+        await connection.execute("SELECT setseed(0.17)")
+        total = TERRITORIES[scale]
+        for first in range(1, total + 1, TERRITORIES_PER_STATEMENT):
+            size = min(TERRITORIES_PER_STATEMENT, total - first + 1)
+            await connection.execute(TERRITORY_BATCH, first, WEST, SOUTH, EAST, NORTH, size)
+            print(f"[bench] {scale}: territories {first}..{first + size - 1} loaded", flush=True)
+        await connection.execute("VACUUM ANALYZE territory")
     finally:
         await connection.close()

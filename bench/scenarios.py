@@ -12,14 +12,33 @@ from urllib.parse import quote
 from bench.generate import EAST, NORTH, SOUTH, WEST, Dataset, query
 
 PATHS_PER_SCENARIO = 1_000
-NAMES = ("control-one", "map-100", "map-500", "changes-100", "search")
+NAMES = (
+    "control-one",
+    "map-100",
+    "map-500",
+    "changes-100",
+    "search",
+    "territories-bbox",
+    "tile-places-z8",
+    "tile-territories-z6",
+    "tile-territories-z8",
+    "tile-territories-z10",
+)
+# Scenarios that need the territories dataset (generated on demand: bench.generate.load_territories).
+TERRITORY_SCENARIOS = {
+    "territories-bbox",
+    "tile-places-z8",
+    "tile-territories-z6",
+    "tile-territories-z8",
+    "tile-territories-z10",
+}
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     paths: list[str]
-    items_key: str | None  # the list in a response whose length is reported; None: one object
+    items_key: str | None  # the list in a response whose length is reported; None: one object; mvt: a tile
 
 
 def random_date(rng: random.Random, first: date, last: date) -> date:
@@ -42,6 +61,20 @@ def search_term(rng: random.Random, name: str) -> str:
     return name[:cut] + name[cut + 1 :]
 
 
+def tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
+    """The x, y of the web-mercator tile holding a point."""
+    n = 2**zoom
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def random_tile(rng: random.Random, zoom: int) -> str:
+    """A tile at `zoom` around a random point of the box: what a map over the data requests."""
+    x, y = tile_of(rng.uniform(WEST, EAST), rng.uniform(SOUTH, NORTH), zoom)
+    return f"{zoom}/{x}/{y}"
+
+
 def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]:
     rng = random.Random(seed)
     n, places = PATHS_PER_SCENARIO, dataset.sizes["places"]
@@ -58,6 +91,11 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
             f"/v1/changes?from={start}&to={start + timedelta(days=60)}&bbox={random_bbox(rng, places, 100)}"
         )
 
+    def viewport() -> str:
+        # A dashboard's map at zoom 8: about 2° x 1.5°, asking for areas simplified to a pixel at that zoom.
+        west, south = rng.uniform(WEST, EAST - 2), rng.uniform(SOUTH, NORTH - 1.5)
+        return f"{west:.4f},{south:.4f},{west + 2:.4f},{south + 1.5:.4f}"
+
     makers: dict[str, tuple[Callable[[], str], str | None]] = {
         "control-one": (lambda: f"/v1/places/{rng.choice(slugs)}/control?at={day()}", None),
         "map-100": (lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 100)}", "features"),
@@ -66,6 +104,14 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
         "search": (
             lambda: f"/v1/places?q={quote(search_term(rng, rng.choice(spellings)))}&limit=10",
             "items",
+        ),
+        "territories-bbox": (lambda: f"/v1/territories?at={day()}&bbox={viewport()}&zoom=8", "features"),
+        "tile-places-z8": (lambda: f"/v1/tiles/places/{random_tile(rng, 8)}.mvt?at={day()}", "mvt"),
+        "tile-territories-z6": (lambda: f"/v1/tiles/territories/{random_tile(rng, 6)}.mvt?at={day()}", "mvt"),
+        "tile-territories-z8": (lambda: f"/v1/tiles/territories/{random_tile(rng, 8)}.mvt?at={day()}", "mvt"),
+        "tile-territories-z10": (
+            lambda: f"/v1/tiles/territories/{random_tile(rng, 10)}.mvt?at={day()}",
+            "mvt",
         ),
     }
     return [Scenario(name, [makers[name][0]() for _ in range(n)], makers[name][1]) for name in wanted]
