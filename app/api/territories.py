@@ -71,8 +71,8 @@ ZoomQuery = Annotated[
     Query(
         ge=0,
         le=22,
-        description="Map zoom the answer is drawn at: the tolerance becomes one pixel of a 512-px tile "
-        "(360° / 2^zoom / 512). Ignored when `simplify` is given.",
+        description="Map zoom the answer is drawn at: the tolerance becomes one pixel of a 256-px tile "
+        "(360° / 2^zoom / 256). Ignored when `simplify` is given.",
         openapi_examples={"region": {"value": 8}},
     ),
 ]

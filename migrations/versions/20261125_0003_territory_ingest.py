@@ -18,9 +18,9 @@ depends_on: str | Sequence[str] | None = None
 TABLES = ("territory", "front_line")
 
 # Simplified copies of each territory, kept by PostgreSQL itself (stored generated columns), so maps and tiles at
-# low zoom never read the full-detail rings. Tolerances in degrees: ~ one pixel of a 512-px tile at z5 and z8
-# (360° / 2^z / 512). app/db/queries/territory.py picks the copy by zoom; keep the two in step.
-SIMPLIFIED = {"geom_z5": 0.02, "geom_z8": 0.0025}
+# low zoom never read the full-detail rings. Tolerances in degrees: ~ one pixel of a 256-px tile at z6 and z8
+# (360° / 2^z / 256). app/db/queries/territory.py and tiles.py pick the copy by zoom; keep them in step.
+SIMPLIFIED = {"geom_z6": 0.02, "geom_z8": 0.005}
 
 # One feature's geometry as ingestion stores it, or why not: parsed from GeoJSON, reprojected to EPSG:4326 from
 # the declared EPSG code, checked for range and validity (ST_IsValidReason), repaired with ST_MakeValid only when

@@ -52,7 +52,7 @@ COALITION = text(f"""
 # For each actor and coalition, the places it held on :at (controlled, or holding out under siege), by kind,
 # and the places it was fighting over. A place counts once for a coalition even if two members share it.
 # area_km2: the geodesic area of the union of its territories in force on :at (a coalition: of its members'),
-# measured on the ~250 m simplified copy (geom_z8) so a summary stays cheap; within a fraction of a percent.
+# measured on the ~500 m simplified copy (geom_z8) so a summary stays cheap; within a fraction of a percent.
 SUMMARY = text("""
     WITH territory_now AS (
         SELECT t.actor_id, t.geom_z8 AS geom FROM territory AS t WHERE t.valid @> CAST(:at AS date)

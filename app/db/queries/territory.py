@@ -12,9 +12,9 @@ from sqlalchemy import text
 from app.db.queries.control import COALITIONS_ON_DATE_CTE
 
 # Simplified copies kept by the database (migration 0003): the tolerance, in degrees, each was made with.
-SIMPLIFIED_COPIES = (("geom_z5", 0.02), ("geom_z8", 0.0025))
-# One pixel of a 512-px tile at zoom z, in degrees of longitude: a simplification finer than that is invisible.
-PIXEL_DEGREES_Z0 = 360 / 512
+SIMPLIFIED_COPIES = (("geom_z6", 0.02), ("geom_z8", 0.005))
+# One pixel of a 256-px tile at zoom z, in degrees of longitude: a simplification finer than that is invisible.
+PIXEL_DEGREES_Z0 = 360 / 256
 
 
 def tolerance_for_zoom(zoom: int) -> float:
