@@ -102,6 +102,13 @@ def upgrade() -> None:
             f"ALTER TABLE territory ADD COLUMN {column} geometry(MULTIPOLYGON, 4326) "
             f"GENERATED ALWAYS AS (ST_Multi(ST_SimplifyPreserveTopology(geom, {tolerance}))) STORED"
         )
+        # The same in web mercator, for vector tiles: ST_Transform costs ~0.2 ms a call, which at z6 (500+
+        # areas a tile) was two thirds of the tile's time (measured: 35 -> 10 ms).
+        op.execute(
+            f"ALTER TABLE territory ADD COLUMN {column}_3857 geometry(MULTIPOLYGON, 3857) "
+            f"GENERATED ALWAYS AS (ST_Transform(ST_Multi(ST_SimplifyPreserveTopology(geom, {tolerance})), 3857)) "
+            "STORED"
+        )
     # Geodesic area, computed once when the row is written rather than on every read.
     op.execute(
         "ALTER TABLE territory ADD COLUMN area_km2 double precision "
@@ -121,6 +128,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION territory_prepare_geometry(text, integer, integer, boolean)")
     op.drop_column("territory", "area_km2")
     for column in SIMPLIFIED:
+        op.drop_column("territory", f"{column}_3857")
         op.drop_column("territory", column)
     for table in TABLES:
         op.drop_constraint(op.f(f"ck_{table}_geom_valid"), table, type_="check")
