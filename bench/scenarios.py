@@ -20,6 +20,7 @@ NAMES = (
     "search",
     "territories-bbox",
     "tile-places-z8",
+    "tile-places-z9",
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
@@ -28,6 +29,7 @@ NAMES = (
 TERRITORY_SCENARIOS = {
     "territories-bbox",
     "tile-places-z8",
+    "tile-places-z9",
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
@@ -107,6 +109,8 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
         ),
         "territories-bbox": (lambda: f"/v1/territories?at={day()}&bbox={viewport()}&zoom=8", "features"),
         "tile-places-z8": (lambda: f"/v1/tiles/places/{random_tile(rng, 8)}.mvt?at={day()}", "mvt"),
+        # At 100,000 places a z8 tile holds ~1,400 of them; a z9 tile ~350.
+        "tile-places-z9": (lambda: f"/v1/tiles/places/{random_tile(rng, 9)}.mvt?at={day()}", "mvt"),
         "tile-territories-z6": (lambda: f"/v1/tiles/territories/{random_tile(rng, 6)}.mvt?at={day()}", "mvt"),
         "tile-territories-z8": (lambda: f"/v1/tiles/territories/{random_tile(rng, 8)}.mvt?at={day()}", "mvt"),
         "tile-territories-z10": (
