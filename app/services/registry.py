@@ -158,6 +158,27 @@ async def name_warnings(
     return warnings
 
 
+# A point this far from every other place of its country, whose swapped pair is at most half as far, looks like
+# latitude and longitude sent in the wrong order.
+FAR_KM = 100
+
+
+async def coordinate_warnings(conn: AsyncConnection, place_id: int, place: PlaceIn) -> list[dict[str, Any]]:
+    params = {"place_id": place_id, "country": place.country, "lat": place.lat, "lon": place.lon}
+    given, swapped = (await conn.execute(q.SWAP_CHECK, params)).one()
+    if given is None or swapped is None or given < FAR_KM or swapped > given / 2:
+        return []
+    return [
+        {
+            "field": "lat",
+            "kind": "swapped",
+            "reason": f"the point is {given:.0f} km from the nearest other place in {place.country}, and would "
+            f"be {swapped:.0f} km from one with lat and lon swapped: were they sent in the wrong order? "
+            "(lat is the latitude, north-south; lon the longitude, east-west)",
+        }
+    ]
+
+
 async def place_body(conn: AsyncConnection, slug: str, warnings: list[dict[str, Any]]) -> bytes:
     return with_warnings(await one_place_json(conn, PLACE_DETAIL, slug), warnings)
 
@@ -201,7 +222,8 @@ async def create_place(conn: AsyncConnection, place: PlaceIn, *, key: ApiKey) ->
             raise already_stored(
                 "The place", place.slug, errors, f"Correct it with PATCH /v1/places/{place.slug}."
             )
-    warnings = await name_warnings(
+    warnings = await coordinate_warnings(conn, place_id, place)
+    warnings += await name_warnings(
         conn, place_id, [n.name for n in names], primary=place.name, slug=place.slug
     )
     return Written(created, await place_body(conn, place.slug, warnings), f"/v1/places/{place.slug}")
@@ -258,11 +280,13 @@ async def correct_place(conn: AsyncConnection, slug: str, patch: PlacePatch, *, 
         },
     )
     warnings: list[dict[str, Any]] = []
+    if patch.model_fields_set & {"lat", "lon", "country"}:
+        warnings += await coordinate_warnings(conn, stored.id, place)
     if place.name != stored.name:
         await conn.execute(
             q.INSERT_NAMES, {"place_id": stored.id, "names": [place.name], "langs": [PRIMARY_LANG]}
         )
-        warnings = await name_warnings(conn, stored.id, [place.name], primary=place.name)
+        warnings += await name_warnings(conn, stored.id, [place.name], primary=place.name)
     audit(key, "corrected", "place", slug)
     return Written(False, await place_body(conn, slug, warnings), f"/v1/places/{slug}")
 

@@ -3,6 +3,7 @@ transactional, with refusals that name the field, and visible at once to the rea
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -140,6 +141,24 @@ async def test_latitude_out_of_range_is_422_naming_lat(
     [error] = response.json()["errors"]
     assert error["field"] == "lat" and "90" in error["reason"]
     assert await count(write_engine, "SELECT count(*) FROM place WHERE slug = 'al-qaryatayn'") == 0
+
+
+async def test_coordinates_in_the_wrong_order_are_stored_with_a_warning(
+    write_client: httpx.AsyncClient, ingest_headers: dict[str, str]
+) -> None:
+    # In Syria both numbers are valid either way round: only the distance to the other Syrian places tells.
+    swapped = await write_client.post(
+        "/v1/places", json=place(lat=37.2406, lon=34.2286), headers=ingest_headers
+    )
+    assert swapped.status_code == 201
+    [warning] = swapped.json()["warnings"]
+    assert (warning["field"], warning["kind"]) == ("lat", "swapped")
+    fixed = await write_client.patch(
+        "/v1/places/al-qaryatayn", json={"lat": 34.2286, "lon": 37.2406}, headers=ingest_headers
+    )
+    assert fixed.status_code == 200
+    assert fixed.json()["warnings"] == []
+    assert fixed.json()["location"]["coordinates"] == [37.2406, 34.2286]
 
 
 async def test_a_slug_of_digits_only_is_refused_as_it_reads_as_an_id(
@@ -638,3 +657,38 @@ async def test_patch_coalition_changes_what_get_shows(
     unknown = await write_client.patch("/v1/coalitions/pro-asad", json={"name": "x"}, headers=admin_headers)
     assert unknown.status_code == 404
     assert unknown.json()["suggestions"][0]["slug"] == "pro-assad-coalition"
+
+
+# --- Concurrent writers ---------------------------------------------------------------------------------------
+
+
+async def test_concurrent_identical_creates_store_one_place(
+    write_client: httpx.AsyncClient, ingest_headers: dict[str, str], write_engine: AsyncEngine
+) -> None:
+    responses = await asyncio.gather(
+        *(write_client.post("/v1/places", json=place(), headers=ingest_headers) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await count(write_engine, "SELECT count(*) FROM place WHERE slug = 'al-qaryatayn'") == 1
+
+
+async def test_concurrent_memberships_of_one_actor_store_one_and_explain_the_other(
+    write_client: httpx.AsyncClient, admin_headers: dict[str, str], write_engine: AsyncEngine
+) -> None:
+    await write_client.post("/v1/actors", json=actor(), headers=admin_headers)
+    url = "/v1/coalitions/pro-assad-coalition/members"
+    same = {"actor": "liwa-al-quds", "from": "2013-10-01"}
+    other = {"actor": "liwa-al-quds", "from": "2014-01-01"}
+    responses = await asyncio.gather(
+        *(write_client.post(url, json=body, headers=admin_headers) for body in (same, same, other))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses in ([200, 201, 409], [201, 409, 409]), [r.text for r in responses]
+    refused = [r for r in responses if r.status_code == 409]
+    assert all(r.json()["overlaps"][0]["actor"]["slug"] == "liwa-al-quds" for r in refused)
+    stored = await count(
+        write_engine,
+        "SELECT count(*) FROM coalition_membership m JOIN actor a ON a.id = m.actor_id WHERE a.slug = 'liwa-al-quds'",
+    )
+    assert stored == 1

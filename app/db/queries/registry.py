@@ -85,6 +85,19 @@ NAME_WARNINGS = text(f"""
     ORDER BY 1, 2
 """)
 
+# Distances (km) from a point, and from the point with latitude and longitude swapped, to the nearest other place
+# of the same country (KNN on the GiST index, then the true distance), to catch coordinates sent in the wrong
+# order. NULL when the country has no other place, or when the swapped pair is out of range.
+SWAP_CHECK = text("""
+    SELECT
+        (SELECT ST_Distance(p.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) / 1000
+         FROM place AS p WHERE p.country_code = :country AND p.id <> :place_id
+         ORDER BY p.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 1) AS given_km,
+        (SELECT ST_Distance(p.geom::geography, ST_SetSRID(ST_MakePoint(:lat, :lon), 4326)::geography) / 1000
+         FROM place AS p WHERE p.country_code = :country AND p.id <> :place_id AND abs(:lon) <= 90
+         ORDER BY p.geom <-> ST_SetSRID(ST_MakePoint(:lat, :lon), 4326) LIMIT 1) AS swapped_km
+""")
+
 # The ancestors of a place or an actor, to refuse a parent that would make a cycle. UNION (not UNION ALL) ends
 # the walk even on a cycle already stored.
 PLACE_ANCESTORS = text("""
