@@ -525,20 +525,23 @@ async def coalition_body(conn: AsyncConnection, slug: str) -> bytes:
 async def create_coalition(conn: AsyncConnection, coalition: CoalitionIn, *, key: ApiKey) -> Written:
     """Store a new coalition with its memberships; the same coalition again changes nothing (memberships added
     since then are kept: a resend only needs the ones it lists to be stored)."""
+    rows = await membership_rows(conn, coalition.members, prefix="members.")
+    # Refused here rather than by the exclusion constraint, to name both rows (actors compared once resolved,
+    # so an alias and a slug of one actor are caught too).
+    members = coalition.members
     errors = [
         {
             "index": j,
             "field": f"members.{j}",
-            "reason": f"{b.actor} {span(b)} overlaps members.{i} {span(a)}: an actor is a member of a "
-            "coalition once on any day",
+            "reason": f"{members[j].actor} {span(members[j])} overlaps members.{i} ({members[i].actor} "
+            f"{span(members[i])}): an actor is a member of a coalition once on any day",
         }
-        for j, b in enumerate(coalition.members)
-        for i, a in enumerate(coalition.members[:j])
-        if a.actor == b.actor and overlap(a, b)
+        for j in range(len(rows))
+        for i in range(j)
+        if rows[i]["actor_id"] == rows[j]["actor_id"] and overlap(members[i], members[j])
     ]
     if errors:
         raise Unprocessable(summary(errors), errors=errors)
-    rows = await membership_rows(conn, coalition.members, prefix="members.")
     coalition_id = await conn.scalar(q.INSERT_COALITION, coalition.model_dump(exclude={"members"}))
     created = coalition_id is not None
     if created:

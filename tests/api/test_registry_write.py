@@ -508,7 +508,7 @@ async def test_coalition_with_overlapping_members_in_the_request_is_422(
 ) -> None:
     members = [
         {"actor": "syrian-army", "from": "2015-01-01", "to": "2016-01-01"},
-        {"actor": "syrian-army", "from": "2015-06-01"},
+        {"actor": "SAA", "from": "2015-06-01"},  # the same actor, by an alias
     ]
     response = await write_client.post(
         "/v1/coalitions", json=coalition(members=members), headers=admin_headers
