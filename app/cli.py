@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -12,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from app.db import migrate
 from app.db.engine import create_engine, resolve_database_url
@@ -104,8 +106,17 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
         access_log=False,
     )
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus the app's own logger (writes with their key, retried transactions, errors),
+    which would otherwise go nowhere below WARNING."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["territory"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
 
 
 @cli.command("up")
