@@ -108,6 +108,9 @@ def serve(
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
         access_log=False,
+        # Event streams never end by themselves: on shutdown, uvicorn would wait for their clients forever.
+        # After this many seconds it cancels them (they close their connections; clients resume elsewhere).
+        timeout_graceful_shutdown=5,
     )
 
 
