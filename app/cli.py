@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 import uvicorn
+from sqlalchemy import text
 from uvicorn.config import LOGGING_CONFIG
 
 from app.db import migrate
@@ -127,9 +128,14 @@ def up(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
 ) -> None:
-    """Migrate, seed and serve: the API with the article's dataset, in one command."""
+    """Migrate, seed (a database with no places yet) and serve: the API with the article's dataset."""
     db_upgrade()
-    seed_command(DATA_DIR)
+    # Seeding again would revert corrections made through the API to the seeded rows: only a new database is
+    # seeded here; `territory seed` reloads data/ on purpose.
+    if with_connection(lambda c: c.scalar(text("SELECT EXISTS (SELECT 1 FROM place)"))):
+        typer.echo("database already seeded (run `territory seed` to reload data/)")
+    else:
+        seed_command(DATA_DIR)
     serve(host=host, port=port, workers=1)
 
 
