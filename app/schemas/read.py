@@ -188,6 +188,24 @@ class FeatureCollection(BaseModel):
     features: list[dict[str, Any]]
 
 
+class EventItem(EventRead):
+    """An event as it stands now, with the change (version) that made it so and its position in the feed."""
+
+    position: int
+    version: int
+    change: Literal["created", "corrected", "retracted"]
+    changed_at: datetime
+    place: PlaceRef
+    updated_at: datetime | None
+    retracted_at: datetime | None
+
+
+class EventPage(BaseModel):
+    items: list[EventItem]
+    next: str | None
+    position: int | None
+
+
 class OverlapRead(BaseModel):
     territory: dict[str, Any]
     dates: dict[str, date | None]

@@ -1,7 +1,7 @@
 """Territories and front lines through the API: external ids, recording time, light geometries for maps and tiles.
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0003_feed
 Create Date: 2026-11-25 09:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_feed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
