@@ -1,6 +1,6 @@
 """Territories and front lines through the API: external ids, recording time, light geometries for maps and tiles.
 
-Revision ID: 0003
+Revision ID: 0004
 Revises: 0003_feed
 Create Date: 2026-11-25 09:00:00+00:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
+revision: str = "0004"
 down_revision: str | None = "0003_feed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
