@@ -10,8 +10,9 @@ from starlette.responses import Response
 
 from app.api.caching import cached
 from app.api.deps import ReadConnection
-from app.api.params import DateQuery, parse_date
+from app.api.params import AsOfQuery, DateQuery, parse_as_of, parse_date
 from app.db.queries.actors import ACTOR, ACTOR_SLUGS, ACTORS, COALITION, COALITION_SLUGS, COALITIONS, SUMMARY
+from app.db.queries.as_of import as_of_sql
 from app.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["actors and coalitions"])
@@ -60,7 +61,10 @@ async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: D
 
 
 @router.get("/summary")
-async def summary(request: Request, conn: ReadConnection, at: DateQuery = None) -> Response:
+async def summary(
+    request: Request, conn: ReadConnection, at: DateQuery = None, as_of: AsOfQuery = None
+) -> Response:
     """For each actor and coalition, how many places (by kind) it held on a date, and how many it contested."""
-    on = parse_date("at", at, default=date.today())
-    return cached(request, await conn.scalar(SUMMARY, {"at": on}), on)
+    on, moment = parse_date("at", at, default=date.today()), parse_as_of(as_of)
+    statement = SUMMARY if moment is None else as_of_sql(SUMMARY.text)
+    return cached(request, await conn.scalar(statement, {"at": on, "as_of": moment}), on)

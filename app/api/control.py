@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from starlette.responses import Response
 
 from app.api.caching import GEOJSON, cached
 from app.api.deps import ReadConnection
 from app.api.params import (
+    AsOfQuery,
+    BBox,
     BboxQuery,
     DateQuery,
     decode_cursor,
     encode_cursor,
+    parse_as_of,
     parse_bbox,
     parse_date,
     parse_date_range,
     parse_list,
 )
+from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, as_of_sql
 from app.db.queries.control import changes_sql, control_map_sql
 from app.schemas.read import ChangesRead, FeatureCollection
 
@@ -32,6 +36,13 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
 ActorQuery = Annotated[
     str | None, Query(description="Actor slug", openapi_examples={"IS": {"value": "islamic-state"}})
 ]
+
+
+def statement(sql: str, as_of: datetime | None, box: BBox | None) -> TextClause:
+    """The query as it stands, or answering from the record at `as_of` (periods derived for the bbox only)."""
+    if as_of is None:
+        return text(sql)
+    return as_of_sql(sql, PLACES_IN_BBOX if box else ALL_PLACES)
 
 
 @router.get(
@@ -47,9 +58,11 @@ async def control_map(
     actor: ActorQuery = None,
     coalition: Annotated[str | None, Query(description="Coalition slug: places held by its members")] = None,
     kind: Annotated[str | None, Query(description="Comma-separated place kinds")] = None,
+    as_of: AsOfQuery = None,
 ) -> Response:
     """Every place's state on a date, as a GeoJSON FeatureCollection ready for a map."""
     on, box, kinds = parse_date("at", at, default=date.today()), parse_bbox(bbox), parse_list(kind)
+    moment = parse_as_of(as_of)
     sql = control_map_sql(
         bbox=box is not None,
         actor=actor is not None,
@@ -59,7 +72,7 @@ async def control_map(
     params: dict[str, object] = {"at": on, "actor": actor, "coalition": coalition, "kinds": kinds}
     if box:
         params |= box.params()
-    body = await conn.scalar(text(sql), params)
+    body = await conn.scalar(statement(sql, moment, box), {**params, "as_of": moment})
     return cached(request, body, on, media_type=GEOJSON)
 
 
@@ -78,9 +91,11 @@ async def changes(
     actor: ActorQuery = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="Places per page")] = 500,
     cursor: Annotated[str | None, Query(description="From the `next` link of the previous page")] = None,
+    as_of: AsOfQuery = None,
 ) -> Response:
     """Places whose holder or status differs between two dates, each with before, after and the events between."""
     start, end = parse_date_range(from_, to)
+    moment = parse_as_of(as_of)
     box, after = parse_bbox(bbox), decode_cursor(cursor, 1)
     sql = changes_sql(bbox=box is not None, actor=actor is not None, after=after is not None)
     params: dict[str, object] = {"from": start, "to": end, "actor": actor, "limit": limit + 1}
@@ -88,7 +103,7 @@ async def changes(
         params |= box.params()
     if after:
         params["after_id"] = int(after[0])
-    rows = (await conn.execute(text(sql), params)).all()
+    rows = (await conn.execute(statement(sql, moment, box), {**params, "as_of": moment})).all()
     next_link = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -18,6 +18,14 @@ DateQuery = Annotated[
     Query(
         description="A calendar date, YYYY-MM-DD.",
         openapi_examples={"Palmyra falls": {"value": "2016-12-11"}},
+    ),
+]
+AsOfQuery = Annotated[
+    str | None,
+    Query(
+        description="Answer as the record stood at this moment (ISO 8601; a bare date means the end of that day, "
+        "UTC): corrections and retractions recorded later are not seen.",
+        openapi_examples={"what we knew then": {"value": "2016-12-15"}},
     ),
 ]
 BboxQuery = Annotated[
@@ -38,6 +46,24 @@ def parse_date(name: str, value: str | None, *, default: date | None = None) -> 
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidParameter(name, f"'{value}' is not a calendar date in the form YYYY-MM-DD") from None
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    """A moment of the record: a timestamp (UTC when no offset is given), or a date meaning its last instant."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value) + timedelta(days=1), time(), UTC) - timedelta(
+                microseconds=1
+            )
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidParameter(
+            "as_of",
+            f"'{value}' is not an ISO 8601 date or timestamp (e.g. 2016-12-15 or 2016-12-15T18:00:00Z)",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_date_range(start: str | None, end: str | None) -> tuple[date, date]:

@@ -13,10 +13,12 @@ from starlette.responses import Response
 from app.api.caching import cached
 from app.api.deps import ReadConnection
 from app.api.params import (
+    AsOfQuery,
     BboxQuery,
     DateQuery,
     decode_cursor,
     encode_cursor,
+    parse_as_of,
     parse_bbox,
     parse_date,
     parse_list,
@@ -118,16 +120,18 @@ async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath) -
 
 @router.get("/{ref}/control", response_model=ControlRead, responses=PROBLEMS)
 async def get_control(
-    request: Request, conn: ReadConnection, ref: PlaceRefPath, at: DateQuery = None
+    request: Request, conn: ReadConnection, ref: PlaceRefPath, at: DateQuery = None, as_of: AsOfQuery = None
 ) -> Response:
     """Who held the place on a date (default today), since when, with the event and sources behind it."""
-    on = parse_date("at", at, default=date.today())
-    return cached(request, await control_at_json(conn, ref=ref, at=on), on)
+    on, moment = parse_date("at", at, default=date.today()), parse_as_of(as_of)
+    return cached(request, await control_at_json(conn, ref=ref, at=on, as_of=moment), on)
 
 
 @router.get(
     "/{ref}/timeline", response_model=TimelineRead, responses={404: PROBLEMS[404], 409: PROBLEMS[409]}
 )
-async def get_timeline(request: Request, conn: ReadConnection, ref: PlaceRefPath) -> Response:
+async def get_timeline(
+    request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOfQuery = None
+) -> Response:
     """The place's control periods and events, in date order, with sources."""
-    return cached(request, await timeline_json(conn, ref=ref))
+    return cached(request, await timeline_json(conn, ref=ref, as_of=parse_as_of(as_of)))

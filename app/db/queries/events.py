@@ -160,7 +160,7 @@ EVENT_FOR_UPDATE = text("""
 """)
 
 UPDATE_EVENT = text("""
-    UPDATE control_event SET place_id = :place_id, occurred_on = CAST(:occurred_on AS date),
+    UPDATE control_event SET place_id = :place_id, occurred_on = :occurred_on,
         precision = :precision, seq = :seq, kind = :kind, actor_id = :actor_id,
         losing_actor_id = :losing_actor_id, status = :status, party_ids = CAST(:party_ids AS integer[]),
         confidence = :confidence, notes = :notes, updated_at = now(), recorded_by = :key_id

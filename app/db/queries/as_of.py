@@ -1,0 +1,46 @@
+"""Answers as the record stood at a past moment (`as_of`), from the event versions.
+
+Every read query names the tables `control_event`, `control_event_source` and `control_period`. For an `as_of`
+answer the same query runs with common table expressions of those names in front: they shadow the tables with
+the versions that were the record at :as_of, and with the periods derived from them by the very function the
+live periods come from. So a reconstructed answer follows the same rules and the same SQL as a live one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import TextClause, text
+
+from app.db.queries.places import IN_BBOX
+
+# The places whose periods are derived: every place, those a reference may name, or those in the bbox.
+ALL_PLACES = "NULL"
+REFERENCED_PLACE = """ARRAY(SELECT id FROM place WHERE slug = :ref OR id = :ref_id
+                          UNION SELECT place_id FROM place_name WHERE name_norm = territory_normalize(:ref))"""
+PLACES_IN_BBOX = f"ARRAY(SELECT p.id FROM place AS p WHERE {IN_BBOX})"
+
+
+def shadow_tables(places: str) -> str:
+    return f"""
+    control_event AS (
+        SELECT v.control_event_id AS id, v.external_id, v.place_id, v.occurred_on, v.precision, v.seq, v.kind,
+               v.actor_id, v.losing_actor_id, v.status, v.party_ids, v.confidence, v.notes,
+               lower(v.recorded) AS recorded_at, NULL::timestamptz AS retracted_at, v.source_ids
+        FROM control_event_version AS v
+        WHERE v.recorded @> CAST(:as_of AS timestamptz) AND v.change <> 'retracted'
+    ), control_event_source AS (
+        SELECT e.id AS control_event_id, unnest(e.source_ids) AS source_id FROM control_event AS e
+    ), control_period AS (
+        SELECT row_number() OVER () AS id, d.*
+        FROM derive_control_periods(CAST(:as_of AS timestamptz), {places}) AS d
+    )"""
+
+
+@lru_cache(maxsize=256)
+def as_of_sql(sql: str, places: str = ALL_PLACES) -> TextClause:
+    """The same query, answering from the record as it stood at :as_of."""
+    stripped = sql.lstrip()
+    if stripped[:5].upper() == "WITH ":
+        return text(f"WITH {shadow_tables(places)},\n{stripped[5:]}")
+    return text(f"WITH {shadow_tables(places)}\n{stripped}")
