@@ -288,5 +288,8 @@ async def ingest(
         report.retries = target.retries
         # A dry run is rolled back; so is an all-or-nothing run with a rejection, or one that stopped.
         keep = not dry_run and not (all_or_nothing and (report.rejections or report.aborted))
-        report.recorded = await target.finish(commit=keep)
+        try:
+            report.recorded = await target.finish(commit=keep)
+        except Aborted as exc:
+            report.aborted = exc
     return report

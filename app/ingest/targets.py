@@ -118,11 +118,16 @@ class Database:
     async def finish(self, *, commit: bool) -> bool:
         if self.transaction is None:
             return True
-        if commit:
-            await self.transaction.commit()
-        else:
+        try:
+            if commit:
+                await self.transaction.commit()
+                return True
             await self.transaction.rollback()
-        return commit
+        except (OSError, DBAPIError) as exc:
+            if commit:
+                raise Aborted(f"the database failed at commit, nothing was recorded: {exc}", 3) from exc
+            # A rollback that fails (a lost connection) still leaves nothing behind.
+        return False
 
 
 class Service:
