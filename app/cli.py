@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -12,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 import uvicorn
+from sqlalchemy import text
+from uvicorn.config import LOGGING_CONFIG
 
 from app.db import migrate
 from app.db.engine import create_engine, resolve_database_url
@@ -107,8 +110,20 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
         access_log=False,
+        # Event streams never end by themselves: on shutdown, uvicorn would wait for their clients forever.
+        # After this many seconds it cancels them (they close their connections; clients resume elsewhere).
+        timeout_graceful_shutdown=5,
     )
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus the app's own logger (writes with their key, retried transactions, errors),
+    which would otherwise go nowhere below WARNING."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["territory"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
 
 
 @cli.command("up")
@@ -116,9 +131,14 @@ def up(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
 ) -> None:
-    """Migrate, seed and serve: the API with the article's dataset, in one command."""
+    """Migrate, seed (a database with no places yet) and serve: the API with the article's dataset."""
     db_upgrade()
-    seed_command(DATA_DIR)
+    # Seeding again would revert corrections made through the API to the seeded rows: only a new database is
+    # seeded here; `territory seed` reloads data/ on purpose.
+    if with_connection(lambda c: c.scalar(text("SELECT EXISTS (SELECT 1 FROM place)"))):
+        typer.echo("database already seeded (run `territory seed` to reload data/)")
+    else:
+        seed_command(DATA_DIR)
     serve(host=host, port=port, workers=1)
 
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from app.api import actors, control, events, health, places
+from app.api import actors, control, events, health, places, registry
 from app.api.auth import read_access
 from app.api.limits import BodySizeLimit, RateLimiter
 from app.db.engine import create_engine, read_only, resolve_database_url
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (places.router, control.router, actors.router):
         app.include_router(router, dependencies=[Depends(read_access)])
-    # Writes check their own key (ingest scope); the event reads follow the read setting.
+    # Writes check their own key (ingest or admin scope); their reads follow the read setting.
     app.include_router(events.router)
+    app.include_router(registry.router)
     return app

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     # Seconds a dashboard or proxy may keep an answer about a past date, and one about today.
     cache_max_age_past: int = Field(default=86_400, ge=0)
     cache_max_age_today: int = Field(default=60, ge=0)
+    # The events list changes with every write: caches keep it only briefly (ETags make revalidation cheap).
+    cache_max_age_feed: int = Field(default=5, ge=0)
+    # Seconds of silence after which the event stream sends a comment, so that proxies keep it open.
+    feed_heartbeat_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "info"
     # Reads need a `read` key when set; writes always need an `ingest` or `admin` key.
     require_read_key: bool = False

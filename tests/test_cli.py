@@ -64,3 +64,23 @@ def test_who_held_before_anything_is_known(cli_env: CliRunner) -> None:
     result = cli_env.invoke(cli, ["who-held", "Palmyra", "2001-01-01"])
     assert result.exit_code == 0
     assert "unknown" in result.output
+
+
+def test_served_app_logs_its_own_messages(capsys: pytest.CaptureFixture[str]) -> None:
+    # Writes are audited on the `territory` logger at INFO; uvicorn's default config would drop them.
+    import logging
+    import logging.config
+
+    from app.cli import log_config
+
+    logger = logging.getLogger("territory")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    try:
+        logging.config.dictConfig(log_config("info"))
+        logger.info("place test created by key abc (nightly)")
+        logger.debug("not at info")
+    finally:
+        logger.handlers, logger.level, logger.propagate = saved
+    err = capsys.readouterr().err
+    assert "place test created by key abc (nightly)" in err
+    assert "not at info" not in err

@@ -33,11 +33,22 @@ def cache_control(settings: Settings, *dates: date | None) -> str:
     return f"public, max-age={settings.cache_max_age_today}"
 
 
-def cached(request: Request, body: str | bytes, *dates: date | None, media_type: str = JSON) -> Response:
-    """The answer with its ETag and Cache-Control, or 304 Not Modified when the client already has it."""
+def cached(
+    request: Request,
+    body: str | bytes,
+    *dates: date | None,
+    media_type: str = JSON,
+    max_age: int | None = None,
+) -> Response:
+    """The answer with its ETag and Cache-Control, or 304 Not Modified when the client already has it.
+
+    `max_age` overrides the date rule, for answers that change with every write."""
     content = body.encode() if isinstance(body, str) else body
     etag = etag_of(content)
-    headers = {"ETag": etag, "Cache-Control": cache_control(request.app.state.settings, *dates)}
+    control = (
+        cache_control(request.app.state.settings, *dates) if max_age is None else f"public, max-age={max_age}"
+    )
+    headers = {"ETag": etag, "Cache-Control": control}
     if (if_none_match := request.headers.get("if-none-match")) and _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type=media_type, headers=headers)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response, StreamingResponse
 
 from app.api.auth import IngestKey, read_access
 from app.api.caching import JSON, cached
-from app.api.deps import ReadConnection, in_transaction
-from app.errors import PayloadTooLarge
+from app.api.deps import ReadConnection, in_transaction, read_connection
+from app.api.params import decode_cursor, encode_cursor, parse_date, parse_position, parse_since
+from app.db.listen import plain_url
+from app.errors import InvalidParameter, PayloadTooLarge
 from app.schemas.events import EventBatch, EventCreate, EventPatch
+from app.schemas.read import EventPage
 from app.services import events as service
+from app.services import feed
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -87,6 +94,174 @@ async def create_events(
     )
     body = orjson.dumps({"created": outcome.created, "existing": outcome.existing, "items": outcome.items})
     return json_response(body, 201 if outcome.created else 200)
+
+
+READ_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A parameter is invalid, or names no position this API gave out", **PROBLEM},
+    404: {"description": "No place or actor has that name; the problem lists the closest", **PROBLEM},
+    409: {"description": "The place name is shared by several places; the problem lists them", **PROBLEM},
+}
+PlaceFilter = Annotated[
+    str | None,
+    Query(
+        description="Only events of this place: its id, slug or any spelling",
+        openapi_examples={"spelling": {"value": "Tadmur"}},
+    ),
+]
+ActorFilter = Annotated[
+    str | None,
+    Query(
+        description="Only events naming this actor (slug) as holder, loser or party",
+        openapi_examples={"IS": {"value": "islamic-state"}},
+    ),
+]
+# A connection released before the stream starts: a stream must not hold a pooled connection while it lasts.
+BriefReadConnection = Annotated[AsyncConnection, Depends(read_connection, scope="function")]
+
+
+def event_filter(
+    place: str | None, actor: str | None, start: str | None, end: str | None
+) -> feed.EventFilter:
+    for name, value in (("place", place), ("actor", actor)):
+        if value is not None and not value.strip():
+            raise InvalidParameter(name, "must not be empty")
+    first = parse_date("from", start) if start else None
+    last = parse_date("to", end) if end else None
+    if first and last and first > last:
+        raise InvalidParameter("from", f"{first} is after to ({last})")
+    return feed.EventFilter(place.strip() if place else None, actor, first, last)
+
+
+def events_cursor(value: str | None, order: str) -> tuple[Any, int] | None:
+    """The keyset of the last item of the previous page, for this order."""
+    key = decode_cursor(value, 3)
+    if key is None:
+        return None
+    kind, first, last_id = key
+    try:
+        if kind != order or not isinstance(last_id, int) or not isinstance(first, str):
+            raise ValueError
+        if order == "newest":
+            return date.fromisoformat(first), last_id
+        if not first.isdigit():
+            raise ValueError
+        return first, last_id
+    except ValueError:
+        raise InvalidParameter("cursor", f"is not a cursor this API gave out for order={order}") from None
+
+
+@router.get("", response_model=EventPage, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
+async def list_events(
+    request: Request,
+    conn: ReadConnection,
+    place: PlaceFilter = None,
+    actor: ActorFilter = None,
+    start: Annotated[
+        str | None, Query(alias="from", description="Events on or after this date, YYYY-MM-DD")
+    ] = None,
+    to: Annotated[str | None, Query(description="Events on or before this date, YYYY-MM-DD")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            description="A position from a previous answer (changes after it), or an ISO 8601 timestamp "
+            "(changes recorded at or after it)",
+            openapi_examples={"position": {"value": "1250"}, "time": {"value": "2026-11-25T12:00:00Z"}},
+        ),
+    ] = None,
+    order: Annotated[
+        Literal["recorded", "newest"],
+        Query(description="recorded: by position, for scripts; newest: by event date, latest first"),
+    ] = "recorded",
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page")] = 100,
+    cursor: Annotated[str | None, Query(description="From the `next` link of the previous page")] = None,
+) -> Response:
+    """Events with their latest change: in recording order with a resumable position, or newest first."""
+    filters = event_filter(place, actor, start, to)
+    position, moment = parse_since(since)
+    after = events_cursor(cursor, order)
+    page = await feed.events_page(
+        conn,
+        filters,
+        newest=order == "newest",
+        since=feed.Since(position, moment),
+        after=after,
+        limit=limit,
+    )
+    next_link = None
+    if page.more:
+        last = page.items[-1]
+        key = (
+            [order, last.occurred_on.isoformat(), last.event_id]
+            if order == "newest"
+            else [order, last.xact, last.position]
+        )
+        next_link = str(request.url.include_query_params(cursor=encode_cursor(key)))
+    # Where a script stands after this page: resume with since=<position> (recording order only).
+    latest = None
+    if order == "recorded":
+        latest = page.items[-1].position if page.items else (after[1] if after else position)
+    body = (
+        '{"items":['
+        + ",".join(item.body for item in page.items)
+        + '],"next":'
+        + orjson.dumps(next_link).decode()
+        + ',"position":'
+        + orjson.dumps(latest).decode()
+        + "}"
+    )
+    return cached(request, body, max_age=request.app.state.settings.cache_max_age_feed)
+
+
+@router.get(
+    "/stream",
+    dependencies=[Depends(read_access)],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **READ_PROBLEMS},
+)
+async def stream_events(
+    request: Request,
+    conn: BriefReadConnection,
+    place: PlaceFilter = None,
+    actor: ActorFilter = None,
+    since: Annotated[
+        str | None, Query(description="Replay the changes after this position first (0: all of them)")
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", description="The last position received; wins over `since`"),
+    ] = None,
+) -> StreamingResponse:
+    """Server-Sent Events of events created, corrected and retracted, as they are committed; resumable."""
+    filters = event_filter(place, actor, None, None)
+    # A reconnecting EventSource repeats the URL (and its since=) and adds Last-Event-ID: the header wins.
+    origin = ("Last-Event-ID", "header") if last_event_id else ("since", "query")
+    position = parse_position(*origin[:1], last_event_id or since, location=origin[1])
+    filters, after = await feed.stream_start(conn, filters, position, position_from=origin)
+    settings = request.app.state.settings
+    changes = feed.follow(
+        plain_url(request.app.state.engine.url),
+        filters,
+        after=after,
+        heartbeat=settings.feed_heartbeat_seconds,
+        disconnected=request.is_disconnected,
+    )
+    return StreamingResponse(
+        server_sent_events(changes),
+        media_type="text/event-stream",
+        # No proxy buffering (nginx) or transformation: each message must reach the client when it is sent.
+        headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
+    )
+
+
+async def server_sent_events(changes: AsyncIterator[feed.Item | None]) -> AsyncIterator[bytes]:
+    """SSE framing: `id` the position, `event` the change, `data` the event (one line of JSON); a comment line
+    when there is nothing to say. Clients reconnect after 2 s, sending the last id as Last-Event-ID."""
+    yield b"retry: 2000\n\n"
+    async for item in changes:
+        if item is None:
+            yield b": keep-alive\n\n"
+        else:
+            yield f"id: {item.position}\nevent: {item.change}\ndata: {item.body}\n\n".encode()
 
 
 @router.get(

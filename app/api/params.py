@@ -142,3 +142,35 @@ def decode_cursor(value: str | None, size: int) -> list[Any] | None:
     if not isinstance(key, list) or len(key) != size:
         raise InvalidParameter("cursor", "is not a cursor this API gave out")
     return key
+
+
+def parse_position(name: str, value: str | None, *, location: str = "query") -> int | None:
+    """A position of the events feed: a non-negative integer from a previous answer (0: the beginning)."""
+    if value is None or value == "":
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) > 2**63 - 1:
+        raise InvalidParameter(
+            name, f"'{value}' is not a position (an integer from a previous answer)", location=location
+        )
+    return int(value)
+
+
+def parse_since(value: str | None) -> tuple[int | None, datetime | None]:
+    """`since`: a position (an integer), or an ISO 8601 timestamp (UTC when it names no zone)."""
+    if value is None or value == "":
+        return None, None
+    if value.strip().isdigit():
+        return parse_position("since", value), None
+    text = value.strip()
+    # A '+' left unencoded in a query string arrives as a space (but a space may also separate date and time).
+    for candidate in (text, text.replace(" ", "+")):
+        try:
+            moment = datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+        return None, moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise InvalidParameter(
+        "since",
+        f"'{value}' is neither a position (an integer from a previous answer) nor an ISO 8601 timestamp",
+    )

@@ -209,6 +209,7 @@ class ControlEvent(Base):
             name="precision_aligned",
         ),
         Index("ix_control_event_place_id_occurred_on", "place_id", "occurred_on"),
+        Index("ix_control_event_occurred_on_id", "occurred_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -340,6 +341,13 @@ class ControlEventVersion(Base):
         ),
         UniqueConstraint("control_event_id", "version", name="uq_control_event_version_event_version"),
         Index("ix_control_event_version_place_recorded", "place_id", "recorded", postgresql_using="gist"),
+        # The feed's order: each event's open version by (recorded_xact, id); see app/db/queries/events.py.
+        Index(
+            "ix_control_event_version_feed",
+            text("recorded_xact"),
+            "id",
+            postgresql_where=text("upper_inf(recorded)"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

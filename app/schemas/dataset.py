@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from app.vocabulary import ActorKind, Confidence, EventKind, MembershipRole, PlaceKind, Precision, Status
 
@@ -43,13 +43,17 @@ class MembershipIn(Strict):
     note: str | None = None
     source: str | None = None
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.from_ and self.to and self.to <= self.from_:
+    # On the field, not the model, so a problem names `to`.
+    @field_validator("to")
+    @classmethod
+    def _ordered(cls, to: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("from_")
+        if start and to and to <= start:
             raise ValueError(
-                f"membership of {self.actor}: 'to' ({self.to}) must be after 'from' ({self.from_})"
+                f"membership of {info.data.get('actor')}: 'to' ({to}) must be after 'from' ({start}); "
+                "'to' is the first day it is no longer a member"
             )
-        return self
+        return to
 
 
 class CoalitionIn(Strict):

@@ -172,3 +172,21 @@ class FeatureCollection(BaseModel):
     type: Literal["FeatureCollection"]
     at: date
     features: list[dict[str, Any]]
+
+
+class EventItem(EventRead):
+    """An event as it stands now, with the change (version) that made it so and its position in the feed."""
+
+    position: int
+    version: int
+    change: Literal["created", "corrected", "retracted"]
+    changed_at: datetime
+    place: PlaceRef
+    updated_at: datetime | None
+    retracted_at: datetime | None
+
+
+class EventPage(BaseModel):
+    items: list[EventItem]
+    next: str | None
+    position: int | None

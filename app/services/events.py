@@ -308,6 +308,7 @@ async def correct_event(conn: AsyncConnection, event_id: int, patch: EventPatch,
     row = row_of(event, resolver, None)
     if resolver.errors:
         raise Unprocessable(problem_summary(resolver.errors, 1), errors=resolver.errors)
+    # The row carries the date as text (for the JSON of inserts); asyncpg binds a date parameter from a date.
     await conn.execute(q.UPDATE_EVENT, {**row, "occurred_on": event.date, "id": event_id, "key_id": key.id})
     await conn.execute(q.REPLACE_SOURCES, {"id": event_id, "source_ids": row["source_ids"]})
     await conn.execute(q.RECORD_VERSIONS, {"ids": [event_id], "key_id": key.id})

@@ -190,12 +190,15 @@ async def _sync_memberships(
     actor_ids: dict[str, int],
     source_ids: dict[str, int],
 ) -> Counts:
-    """Memberships have no natural key: a coalition's set is replaced only when it differs from the files."""
+    """Memberships have no natural key: the files own the memberships of the actors they list for a coalition,
+    and those are replaced only when they differ from the files. Memberships of other actors (added through the
+    API) are left alone."""
     table = table_of(CoalitionMembership)
     counts = Counts()
     for coalition in coalitions:
         coalition_id = coalition_ids[coalition.slug]
         where = f"coalition {coalition.slug}"
+        owned = {_lookup(actor_ids, m.actor, "actor", where) for m in coalition.members}
         wanted = {
             (
                 _lookup(actor_ids, m.actor, "actor", where),
@@ -209,14 +212,16 @@ async def _sync_memberships(
         }
         existing = await conn.execute(
             select(table.c.actor_id, table.c.valid, table.c.role, table.c.note, table.c.source_id).where(
-                table.c.coalition_id == coalition_id
+                table.c.coalition_id == coalition_id, table.c.actor_id.in_(owned)
             )
         )
         have = {(a, v.lower, v.upper, r, n, s) for a, v, r, n, s in existing.all()}
         if have == wanted:
             counts.unchanged += len(wanted)
             continue
-        await conn.execute(delete(table).where(table.c.coalition_id == coalition_id))
+        await conn.execute(
+            delete(table).where(table.c.coalition_id == coalition_id, table.c.actor_id.in_(owned))
+        )
         if wanted:
             await conn.execute(
                 insert(table),

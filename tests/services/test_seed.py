@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.services.seed import seed
+from tests.factories import make_actor
 
 TABLES = (
     "source",
@@ -103,3 +104,19 @@ async def test_every_event_cites_a_source(conn: AsyncConnection) -> None:
         WHERE NOT EXISTS (SELECT 1 FROM control_event_source AS s WHERE s.control_event_id = e.id)""")
     )
     assert unsourced == 0
+
+
+async def test_seed_keeps_memberships_of_actors_the_files_do_not_list(conn: AsyncConnection) -> None:
+    # Memberships added through the API survive `territory up`, which seeds at every start.
+    actor_id = await make_actor(conn, "test-militia")
+    await conn.execute(
+        text("""INSERT INTO coalition_membership (coalition_id, actor_id, valid)
+                SELECT id, :actor_id, daterange('2015-01-01', NULL) FROM coalition WHERE slug = 'pro-assad-coalition'"""),
+        {"actor_id": actor_id},
+    )
+    report = await seed(conn)
+    assert report.counts["memberships"].created == 0
+    kept = await conn.scalar(
+        text("SELECT count(*) FROM coalition_membership WHERE actor_id = :actor_id"), {"actor_id": actor_id}
+    )
+    assert kept == 1

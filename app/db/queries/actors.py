@@ -7,7 +7,7 @@ from sqlalchemy import text
 ACTOR_FIELDS = """'slug', a.slug, 'name', a.name, 'kind', a.kind, 'aliases', a.aliases, 'color', a.color,
     'parent', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = a.parent_id)"""
 
-MEMBERSHIP_FIELDS = """'from', lower(m.valid), 'to', upper(m.valid), 'role', m.role, 'note', m.note,
+MEMBERSHIP_FIELDS = """'id', m.id, 'from', lower(m.valid), 'to', upper(m.valid), 'role', m.role, 'note', m.note,
     'source', (SELECT json_build_object('slug', s.slug, 'title', s.title, 'url', s.url)
                FROM source AS s WHERE s.id = m.source_id)"""
 

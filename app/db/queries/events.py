@@ -1,10 +1,12 @@
-"""SQL of event writing: references resolved in bulk, rows inserted from one JSON document, versions, history."""
+"""SQL of events: writing (references resolved in bulk, rows inserted from one JSON document, versions, history),
+and reading them as a list or a feed in recording order."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
 from app.db.queries.control import EVENT_JSON
+from app.db.queries.places import RESOLVED_PLACES_CTE
 
 # The fields whose values make an event's content (what "the same event" means for a resend).
 CONTENT_FIELDS = (
@@ -212,3 +214,122 @@ HISTORY = text("""
             WHERE v.control_event_id = e.id))::text
     FROM control_event AS e WHERE e.id = :id
 """)
+
+
+# The events list and the live feed. An item is an event as it stands now, with the version that made it so.
+FEED_ITEM = f"""(json_build_object(
+        'position', v.id, 'version', v.version, 'change', v.change, 'changed_at', lower(v.recorded),
+        'place', (SELECT json_build_object('id', p.id, 'slug', p.slug, 'name', p.name) FROM place AS p
+                  WHERE p.id = e.place_id),
+        'updated_at', e.updated_at, 'retracted_at', e.retracted_at)::jsonb
+        || {EVENT_JSON}::jsonb)::text"""
+
+# Recording order, and why it is by (recorded_xact, id) rather than by id alone.
+#
+# A version's id is drawn when it is inserted, but the row becomes visible when its transaction commits, so ids
+# do not appear in id order. Only versions whose transaction is older than every transaction still running are
+# handed out (recorded_xact < the snapshot's xmin): every version committed later was written by a transaction
+# that was running, or not yet started, then, so its recorded_xact is >= that xmin. Ordered by the transaction
+# first, such a version always sorts after everything already handed out: the cursor can miss nothing. Ordered
+# by id alone it could: a transaction that got its xid early (a big batch) may draw its version ids after a
+# younger transaction drew smaller ones, commit first, and be handed out while the younger one still runs.
+#
+# Only the open version of each event (upper_inf) is listed: an event shows once, at the position of its latest
+# change, in its current state (which equals that version's content: a later committed change closes it).
+SAFE = "v.recorded_xact < pg_snapshot_xmin(pg_current_snapshot())"
+# Versions committed but not yet safe to hand out (an older transaction still runs): the stream polls for them.
+PENDING = """EXISTS (SELECT 1 FROM control_event_version AS w
+                     WHERE upper_inf(w.recorded)
+                       AND w.recorded_xact >= pg_snapshot_xmin(pg_current_snapshot()))"""
+
+
+def events_page_sql(
+    *,
+    newest: bool,
+    place: bool,
+    actor: bool,
+    from_date: bool,
+    to_date: bool,
+    since_position: bool,
+    since_time: bool,
+    after: bool,
+    pending: bool = False,
+) -> str:
+    """One page of events, in recording order (by position) or newest first (by date), with a keyset cursor.
+
+    Always at least one row: the first columns say whether the place, actor and since-position named exist
+    (`matches`, `actor_known`, `since_found`) and, for the stream, whether versions are `pending`; the page's
+    items follow, one per row (NULL when the page is empty).
+    """
+    ctes = []
+    if place:
+        ctes.append(RESOLVED_PLACES_CTE)
+    if actor:
+        ctes.append("wanted_actor AS (SELECT id FROM actor WHERE slug = :actor)")
+    if since_position:
+        ctes.append(
+            "since_version AS (SELECT recorded_xact, id FROM control_event_version "
+            "WHERE id = CAST(:since_position AS bigint))"
+        )
+    filters = ["upper_inf(v.recorded)"]
+    if not newest:
+        filters.append(SAFE)
+    if place:
+        filters.append("e.place_id IN (SELECT id FROM resolved)")
+    if actor:
+        filters.append(
+            "EXISTS (SELECT 1 FROM wanted_actor AS w "
+            "WHERE w.id IN (e.actor_id, e.losing_actor_id) OR w.id = ANY(e.party_ids))"
+        )
+    if from_date:
+        filters.append("e.occurred_on >= CAST(:from AS date)")
+    if to_date:
+        filters.append("e.occurred_on <= CAST(:to AS date)")
+    if since_position:
+        filters.append("(v.recorded_xact, v.id) > (SELECT recorded_xact, id FROM since_version)")
+    if since_time:
+        filters.append("lower(v.recorded) >= CAST(:since_time AS timestamptz)")
+    if after and newest:
+        filters.append("(e.occurred_on, e.id) < (CAST(:after_date AS date), CAST(:after_id AS integer))")
+    elif after:
+        # xid8 travels as text: neither driver has a codec for it.
+        filters.append(
+            "(v.recorded_xact, v.id) > (CAST(CAST(:after_xact AS text) AS xid8), CAST(:after_id AS bigint))"
+        )
+    order = "e.occurred_on DESC, e.id DESC" if newest else "v.recorded_xact, v.id"
+    outer_order = "page.occurred_on DESC, page.event_id DESC" if newest else "page.xact, page.position"
+    return f"""
+        WITH {"".join(cte + ", " for cte in ctes)}
+        page AS (
+            SELECT v.id AS position, v.recorded_xact AS xact, e.occurred_on, e.id AS event_id, v.change,
+                   {FEED_ITEM} AS item
+            FROM control_event AS e
+            JOIN control_event_version AS v ON v.control_event_id = e.id
+            WHERE {" AND ".join(filters)}
+            ORDER BY {order}
+            LIMIT :limit
+        )
+        SELECT meta.matches, meta.actor_known, meta.since_found, meta.pending,
+               page.position, page.xact::text AS xact, page.occurred_on, page.event_id, page.change, page.item
+        FROM (SELECT {"(SELECT count(*) FROM resolved)" if place else "1"} AS matches,
+                     {"EXISTS (SELECT 1 FROM wanted_actor)" if actor else "true"} AS actor_known,
+                     {"EXISTS (SELECT 1 FROM since_version)" if since_position else "true"} AS since_found,
+                     {PENDING if pending else "false"} AS pending) AS meta
+        LEFT JOIN page ON true
+        ORDER BY {outer_order}
+    """
+
+
+# Where the feed stands: the last position safe to hand out (NULL when there is none yet).
+FEED_HEAD = text(f"""
+    SELECT v.recorded_xact::text AS xact, v.id AS position
+    FROM control_event_version AS v
+    WHERE upper_inf(v.recorded) AND {SAFE}
+    ORDER BY v.recorded_xact DESC, v.id DESC
+    LIMIT 1
+""")
+
+# The cursor of a position a client names (Last-Event-ID).
+POSITION = text(
+    "SELECT recorded_xact::text AS xact, id AS position FROM control_event_version WHERE id = :id"
+)

@@ -143,7 +143,12 @@ async def one_place_json(conn: AsyncConnection, statement: Any, ref: str, **para
     """Run a statement built on RESOLVED_PLACES_CTE; raise 404/409 unless `ref` names exactly one place."""
     row = (await conn.execute(statement, {**ref_params(ref), **params})).one()
     if row.matches != 1:
-        candidates = [dict(r._mapping) for r in await conn.execute(CANDIDATES, ref_params(ref))]
-        await raise_unresolved(conn, ref, candidates)
+        await refuse_place(conn, ref)
     body: str = row.body
     return body
+
+
+async def refuse_place(conn: AsyncConnection, ref: str) -> None:
+    """A statement found that `ref` names no place, or several: raise the problem that says which."""
+    candidates = [dict(r._mapping) for r in await conn.execute(CANDIDATES, ref_params(ref))]
+    await raise_unresolved(conn, ref, candidates)
