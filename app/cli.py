@@ -20,6 +20,9 @@ from app.db import migrate
 from app.db.engine import create_engine, resolve_database_url
 from app.db.queries.control import control_at_json
 from app.errors import DomainError
+from app.ingest import formats
+from app.ingest.run import Report, ingest
+from app.ingest.targets import Aborted, Database, Service, Target
 from app.localdb import LocalDatabaseError
 from app.paths import DATA_DIR
 from app.services import keys
@@ -171,6 +174,88 @@ def keys_revoke(
         typer.secho(f"no key has the prefix '{prefix}'", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     typer.echo(f"key {api_key.prefix} ({api_key.name}) revoked")
+
+
+@cli.command("ingest")
+def ingest_command(
+    file: Annotated[Path, typer.Argument(help="Events: .csv, .jsonl or .geojson (see data/README.md)")],
+    file_format: Annotated[
+        formats.Format | None,
+        typer.Option("--format", help="csv, jsonl or geojson (default: from the file's extension)"),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Send to the API at this URL, e.g. http://127.0.0.1:8000 (default: the database)"),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(envvar="TERRITORY_API_KEY", help="An ingest key, for --url (or set TERRITORY_API_KEY)"),
+    ] = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(min=1, max=100_000, help="Events per batch; each batch is recorded whole or not at all"),
+    ] = 1000,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="Check everything and write nothing (with --url: parse only, nothing is sent)"),
+    ] = False,
+    all_or_nothing: Annotated[
+        bool,
+        typer.Option(
+            help="Direct mode: the whole file in one transaction; one rejected row and nothing stays"
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object")] = False,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for the API's answer to a batch")
+    ] = 120,
+) -> None:
+    """Record the events of FILE: exit 0 when all landed, 1 when rows were rejected (listed with their line)."""
+    if url is None and key is not None and "TERRITORY_API_KEY" not in os.environ:
+        raise typer.BadParameter(
+            "a key is for --url; direct mode writes to the database itself", param_hint="--key"
+        )
+    if url is not None and key is None and not dry_run:
+        raise typer.BadParameter("--url needs an ingest key (or TERRITORY_API_KEY)", param_hint="--key")
+    if url is not None and all_or_nothing:
+        raise typer.BadParameter(
+            "the API records each batch on its own; use direct mode", param_hint="--all-or-nothing"
+        )
+    try:
+        event_file = formats.open_events(file, file_format)
+    except formats.FileError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+    async def run() -> Report:
+        def run_on(target: Target | None) -> Awaitable[Report]:
+            return ingest(
+                event_file, target, batch_size=batch_size, dry_run=dry_run, all_or_nothing=all_or_nothing
+            )
+
+        if url is not None:
+            if dry_run:
+                return await run_on(None)
+            async with Service(url, key or "", timeout=timeout) as service:
+                return await run_on(service)
+        engine = create_engine(database_url(), pool_size=1)
+        try:
+            async with Database(engine, whole_file=dry_run or all_or_nothing) as database:
+                return await run_on(database)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except Aborted as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(exc.exit_code) from exc
+    if as_json:
+        typer.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in [*report.problem_lines(), *report.note_lines(), report.summary()]:
+            typer.echo(line)
+    raise typer.Exit(report.exit_code)
 
 
 @cli.command("who-held")

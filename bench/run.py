@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from app.localdb import LocalCluster, free_loopback_port
-from bench import scenarios
+from bench import ingest, scenarios
 from bench.generate import SCALES, Dataset, prepare, query
 from bench.load import WrkResult, require_wrk, run_wrk
 
@@ -37,6 +37,7 @@ MIN_RPS = {
 MAX_P99_MS = {"control-one": 20.0}
 MAX_P50_MS = {"tile-territories-z6": 30.0, "tile-territories-z8": 30.0, "tile-territories-z10": 30.0}
 P50_GROWTH = 1.5
+ALL_SCENARIOS = (*scenarios.NAMES, ingest.NAME)
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database-url", help="server for the bench databases (default: the local cluster)")
     parser.add_argument("--keep", action="store_true", help="reuse a complete bench database of the scale")
+    parser.add_argument("--scenarios", type=csv, default=list(ALL_SCENARIOS), help=", ".join(ALL_SCENARIOS))
     parser.add_argument(
-        "--scenarios", type=csv, default=list(scenarios.NAMES), help=", ".join(scenarios.NAMES)
+        "--ingest-batches",
+        type=int,
+        default=20,
+        help=f"batches of {ingest.BATCH:,} events per client count in {ingest.NAME}",
     )
     args = parser.parse_args(argv)
-    for option, known in (("scales", tuple(SCALES)), ("scenarios", scenarios.NAMES)):
+    for option, known in (("scales", tuple(SCALES)), ("scenarios", ALL_SCENARIOS)):
         if unknown := set(getattr(args, option)) - set(known):
             parser.error(f"--{option}: unknown {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
     return args
@@ -147,22 +152,35 @@ def machine(dataset: Dataset) -> str:
     return f"{len(os.sched_getaffinity(0))} CPUs, {ram:.0f} GiB RAM, PostgreSQL {pg}, PostGIS {postgis}"
 
 
-def report(args: argparse.Namespace, argv: list[str], datasets: list[Dataset], rows: list[Row]) -> str:
+def report(
+    args: argparse.Namespace,
+    argv: list[str],
+    datasets: list[Dataset],
+    rows: list[Row],
+    ingested: list[tuple[str, ingest.IngestResult]],
+) -> str:
     lines = [
         f"# Territory benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"`{' '.join(['python -m bench.run', *argv])}`: one uvicorn process, wrk with {args.connections} connections "
-        f"on loopback, {args.duration} s per scenario after a {WARM_UP_S} s warm-up. Machine: {machine(datasets[0])}.",
+        f"`{' '.join(['python -m bench.run', *argv])}`: one uvicorn process"
+        + (
+            f", wrk with {args.connections} connections on loopback, {args.duration} s per scenario after a "
+            f"{WARM_UP_S} s warm-up"
+            if rows
+            else ""
+        )
+        + f". Machine: {machine(datasets[0])}.",
         "",
     ]
     for d in datasets:
         built = "reused (--keep)" if d.build_seconds is None else f"generated in {d.build_seconds:.0f} s"
         lines.append(f"- {d.scale}: " + ", ".join(f"{n:,} {t}" for t, n in d.sizes.items()) + f"; {built}")
-    lines += [
-        "",
-        "| scenario | scale | req/s | p50 ms | p99 ms | items/answer | errors | target (large) | met? |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|",
-    ]
+    if rows:
+        lines += [
+            "",
+            "| scenario | scale | req/s | p50 ms | p99 ms | items/answer | errors | target (large) | met? |",
+            "|---|---|---:|---:|---:|---:|---:|---|---|",
+        ]
     for row in sorted(rows, key=lambda r: (scenarios.NAMES.index(r.scenario), r.scale != "small")):
         small = next((s for s in rows if s.scenario == row.scenario and s.scale == "small"), None)
         goal, met = target(row, small, args.connections) if row.scale == "large" else ("", "")
@@ -171,6 +189,22 @@ def report(args: argparse.Namespace, argv: list[str], datasets: list[Dataset], r
             f"| {row.scenario} | {row.scale} | {r.requests_per_s:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
             f"| {items} | {r.errors} | {goal} | {met} |"
         )
+    if ingested:
+        lines += [
+            "",
+            f"Ingestion: `POST /v1/events/batch` with {ingest.BATCH:,} new events a batch (random places, actors and "
+            "kinds; one transaction each, periods recomputed by the trigger), sent one after the other by each "
+            "client, after one warm-up batch, into a scratch copy of the dataset's database. events/s is events "
+            "created over the wall time; p50/p99 are per batch.",
+            "",
+            "| scenario | scale | clients | batches | events/s | p50 ms/batch | p99 ms/batch | errors | retries |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for scale, i in ingested:
+            lines.append(
+                f"| {ingest.NAME} | {scale} | {i.clients} | {i.batches} | {i.events_per_s:,.0f} | {i.p50_ms:.0f} "
+                f"| {i.p99_ms:.0f} | {i.errors} | {i.retries} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -178,10 +212,12 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     # A SIGTERM (a timeout, a CI cancel) unwinds like Ctrl-C, so `serve` still stops uvicorn.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    wrk = require_wrk()
+    reads = [name for name in args.scenarios if name in scenarios.NAMES]
+    wrk = require_wrk() if reads else ""
     server_url = args.database_url or LocalCluster.for_project().ensure_running()
     datasets: list[Dataset] = []
     rows: list[Row] = []
+    ingested: list[tuple[str, ingest.IngestResult]] = []
     with tempfile.TemporaryDirectory(prefix="territory-bench-") as tmp:
         workdir = Path(tmp)
         for name in args.scales:
@@ -189,14 +225,21 @@ def main(argv: list[str]) -> int:
             dataset = prepare(server_url, name, keep=args.keep, territories=wants_territories)
             datasets.append(dataset)
             print(f"[bench] {name}: {dataset.sizes}", flush=True)
-            with serve(dataset.url, workdir / "uvicorn.log") as base:
-                for scenario in scenarios.build(dataset, args.scenarios):
-                    items = check(base, scenario)
-                    for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped
-                        result = run_wrk(wrk, base, scenario.paths, seconds, args.connections, workdir)
-                    rows.append(Row(scenario.name, name, result, items))
-                    print(f"[bench] {name} {scenario.name}: {result}", flush=True)
-    text = report(args, argv, datasets, rows)
+            if reads:
+                with serve(dataset.url, workdir / "uvicorn.log") as base:
+                    for scenario in scenarios.build(dataset, reads):
+                        items = check(base, scenario)
+                        for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped
+                            result = run_wrk(wrk, base, scenario.paths, seconds, args.connections, workdir)
+                        rows.append(Row(scenario.name, name, result, items))
+                        print(f"[bench] {name} {scenario.name}: {result}", flush=True)
+            if ingest.NAME in args.scenarios:  # on a copy, so the dataset stays as generated
+                with (
+                    ingest.scratch_copy(server_url, dataset) as copy,
+                    serve(copy.url, workdir / "uvicorn.log") as base,
+                ):
+                    ingested += [(name, r) for r in ingest.run(copy, base, args.ingest_batches)]
+    text = report(args, argv, datasets, rows, ingested)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.md"
     path.write_text(text)

@@ -20,7 +20,7 @@ from app.db.queries import events as q
 from app.errors import Conflict, NotFound, Unprocessable
 from app.schemas.dataset import EventFields
 from app.schemas.events import EventCreate, EventPatch
-from app.services.keys import ApiKey
+from app.services.keys import ApiKey, Recorder
 
 # Which kind of reference each field of an event is, and how many suggestions an unknown one gets.
 PLACE, ACTOR, SOURCE = "place", "actor", "source"
@@ -123,7 +123,7 @@ def row_of(e: EventFields, resolver: Resolver, index: int | None) -> dict[str, A
     }
 
 
-def derived_external_id(key: ApiKey, idempotency_key: str, index: int | None) -> str:
+def derived_external_id(key: Recorder, idempotency_key: str, index: int | None) -> str:
     """An event without an external_id takes one from the request's Idempotency-Key (per API key)."""
     suffix = "" if index is None else f"#{index}"
     return f"idem:{key.prefix}:{idempotency_key}{suffix}"[:200]
@@ -133,7 +133,7 @@ async def create_events(
     conn: AsyncConnection,
     events: list[EventCreate],
     *,
-    key: ApiKey,
+    key: Recorder,
     idempotency_key: str | None = None,
     single: bool = False,
 ) -> Outcome:

@@ -11,6 +11,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +21,24 @@ from app.vocabulary import Scope
 KEY_PREFIX = "terr_"
 # What each scope may do: admin ⊃ ingest ⊃ read.
 SCOPE_RANK: dict[str, int] = {"read": 0, "ingest": 1, "admin": 2}
+
+
+class Recorder(Protocol):
+    """Who records a write: an API key, or the command line, which writes with no key (recorded_by NULL)."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def prefix(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The recorder of `territory ingest` in direct mode: it has the database itself, and no key."""
+
+    id: None = None
+    prefix: str = "cli"
 
 
 @dataclass(frozen=True)

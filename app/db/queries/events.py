@@ -24,20 +24,23 @@ CONTENT_FIELDS = (
     "source_ids",
 )
 
+# A reference that is an id, as a number the primary key's index can look up (`id::text = ref` cannot: it read
+# every place once per reference, 38 s for a batch of 1,000 at 100,000 places); NULL for anything else.
+PLACE_ID_OF_REF = "CASE WHEN r.ref ~ '^[1-9][0-9]{0,17}$' THEN CAST(r.ref AS bigint) END"
+
 # Each reference -> every id it may name: [{id, slug, name}], as JSON. An id or slug match wins over a name.
 RESOLVE = {
-    "place": text("""
-        SELECT r.ref, coalesce(json_agg(json_build_object('id', p.id, 'slug', p.slug, 'name', p.name)
-                                        ORDER BY p.id) FILTER (WHERE p.id IS NOT NULL), '[]'::json)
+    "place": text(f"""
+        SELECT r.ref, coalesce(json_agg(json_build_object('id', m.id, 'slug', m.slug, 'name', m.name)
+                                        ORDER BY m.id) FILTER (WHERE m.id IS NOT NULL), '[]'::json)
         FROM unnest(CAST(:refs AS text[])) AS r(ref)
         LEFT JOIN LATERAL (
-            SELECT k.id FROM place AS k WHERE k.slug = r.ref OR k.id::text = r.ref
+            SELECT k.id, k.slug, k.name FROM place AS k WHERE k.slug = r.ref OR k.id = {PLACE_ID_OF_REF}
             UNION
-            SELECT n.place_id FROM place_name AS n
+            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
             WHERE n.name_norm = territory_normalize(r.ref)
-              AND NOT EXISTS (SELECT 1 FROM place AS k WHERE k.slug = r.ref OR k.id::text = r.ref)
+              AND NOT EXISTS (SELECT 1 FROM place AS k WHERE k.slug = r.ref OR k.id = {PLACE_ID_OF_REF})
         ) AS m ON true
-        LEFT JOIN place AS p ON p.id = m.id
         GROUP BY r.ref
     """),
     "actor": text("""
