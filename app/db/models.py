@@ -267,7 +267,9 @@ class ControlPeriod(Base):
     status: Mapped[str] = mapped_column(String(12))
     party_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
     valid: Mapped[Range[date]] = mapped_column(DATERANGE)
-    control_event_id: Mapped[int] = mapped_column(ForeignKey("control_event.id", ondelete="CASCADE"))
+    control_event_id: Mapped[int] = mapped_column(
+        ForeignKey("control_event.id", ondelete="CASCADE"), index=True
+    )
 
 
 class Territory(Base):

@@ -201,7 +201,7 @@ async def create_events(
                     "index": row["index"],
                     "field": "external_id",
                     "reason": f"'{row['external_id']}' is already recorded (event {old.id}) with other content: "
-                    "correct it with PATCH /v1/events/{id}",
+                    f"correct it with PATCH /v1/events/{old.id}",
                     "id": old.id,
                     "differs": sorted(k for k, v in content(row).items() if dict(old.content).get(k) != v),
                 }

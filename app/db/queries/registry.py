@@ -68,7 +68,8 @@ NAME_WARNINGS = text(f"""
     GROUP BY s.name
     UNION ALL
     SELECT 'shadowed', s.name, json_agg({_PLACE_REF} ORDER BY p.id)
-    FROM s JOIN place AS p ON p.id <> :place_id AND (p.slug = s.name OR p.id::text = s.name)
+    FROM s JOIN place AS p ON p.id <> :place_id
+        AND (p.slug = s.name OR p.id = CASE WHEN s.name ~ '^[1-9][0-9]{0, 8}$' THEN CAST(s.name AS integer) END)
     GROUP BY s.name
     UNION ALL
     SELECT 'taken', CAST(:slug AS text), json_agg({_PLACE_REF} ORDER BY p.id)
