@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,19 @@ holds the place. GeoJSON is longitude, latitude (RFC 7946). Errors are RFC 9457 
 """
 
 
+def calm_garbage_collector() -> None:
+    """Keep Python's cycle collector off the tail latency.
+
+    A full collection walks every object alive: the app's modules, routes and schemas, hundreds of thousands of
+    them, for 60-80 ms, every few thousand requests (it was the whole of the p99 of a one-row answer). Objects
+    alive at start-up are frozen out of collection, and the young generation is collected less often: the
+    requests' own garbage is freed by reference counting, cycles are rare.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -32,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(resolve_database_url(settings), pool_size=settings.pool_size)
         app.state.engine = engine
         app.state.read_engine = read_only(engine)
+        calm_garbage_collector()
         try:
             yield
         finally:
