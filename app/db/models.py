@@ -385,7 +385,7 @@ class ControlEventVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     change: Mapped[str] = mapped_column(String(10))
     external_id: Mapped[str] = mapped_column(String(200))
-    place_id: Mapped[int] = mapped_column(Integer)
+    place_id: Mapped[int] = mapped_column(Integer, index=True)
     occurred_on: Mapped[date] = mapped_column(Date)
     precision: Mapped[str] = mapped_column(String(5))
     seq: Mapped[int] = mapped_column(SmallInteger)
