@@ -101,20 +101,23 @@ $$
 # deadlocking two writers of the same place.
 # Only the periods that changed are rewritten: a new event usually ends the last period and opens one, so
 # deleting and re-inserting a place's whole history (and its GiST entries) would be most of a write's cost.
-SAME_PERIOD = """cp.place_id = d.place_id AND cp.valid = d.valid AND cp.status = d.status
-                 AND cp.actor_id IS NOT DISTINCT FROM d.actor_id AND cp.party_ids = d.party_ids
-                 AND cp.control_event_id = d.control_event_id"""
+# The derivation runs once per statement (MATERIALIZED) and is compared through one hashable key, so each
+# statement is a hash anti-join: as a correlated subquery it ran once per period.
+PERIOD_KEY = "{p}.place_id, {p}.valid, {p}.status, coalesce({p}.actor_id, 0), {p}.party_ids, {p}.control_event_id"
 RECOMPUTE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION recompute_control_periods(place_ids integer[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM place WHERE id = ANY(place_ids) ORDER BY id FOR NO KEY UPDATE;
+    WITH derived AS MATERIALIZED (SELECT * FROM derive_control_periods(NULL, place_ids))
     DELETE FROM control_period AS cp
     WHERE cp.place_id = ANY(place_ids)
-      AND NOT EXISTS (SELECT 1 FROM derive_control_periods(NULL, place_ids) AS d WHERE {SAME_PERIOD});
+      AND ({PERIOD_KEY.format(p="cp")}) NOT IN (SELECT {PERIOD_KEY.format(p="d")} FROM derived AS d);
+    WITH derived AS MATERIALIZED (SELECT * FROM derive_control_periods(NULL, place_ids))
     INSERT INTO control_period (place_id, actor_id, status, party_ids, valid, control_event_id)
-    SELECT d.* FROM derive_control_periods(NULL, place_ids) AS d
-    WHERE NOT EXISTS (SELECT 1 FROM control_period AS cp WHERE {SAME_PERIOD});
+    SELECT d.* FROM derived AS d
+    WHERE ({PERIOD_KEY.format(p="d")}) NOT IN (
+        SELECT {PERIOD_KEY.format(p="cp")} FROM control_period AS cp WHERE cp.place_id = ANY(place_ids));
 END
 $$
 """
