@@ -259,13 +259,15 @@ async def correct_place(conn: AsyncConnection, slug: str, patch: PlacePatch, *, 
         for k in ("slug", "name", "kind", "country", "lat", "lon", "population", "parent")
     }
     place = merged(PlaceIn, current, patch)
-    parent_id = stored.parent_id
-    if "parent" in patch.model_fields_set:
-        parent_id = (await resolved(conn, [(PLACE, place.parent, "parent", None)]))["parent"]
-        if parent_id is not None and await conn.scalar(
-            q.PLACE_ANCESTORS, {"parent_id": parent_id, "id": stored.id}
-        ):
-            raise cycle("parent", place.parent, f"place '{slug}'")
+    parent_id = await corrected_parent(
+        conn,
+        stored,
+        patch,
+        kind=PLACE,
+        parent=place.parent,
+        ancestors=q.PLACE_ANCESTORS,
+        what=f"place '{slug}'",
+    )
     await conn.execute(
         q.UPDATE_PLACE,
         {
@@ -296,6 +298,27 @@ def cycle(field: str, ref: str | None, what: str) -> Unprocessable:
     return Unprocessable(
         summary([{"field": field, "reason": reason}]), errors=[{"field": field, "reason": reason}]
     )
+
+
+async def corrected_parent(
+    conn: AsyncConnection,
+    stored: Any,
+    patch: BaseModel,
+    *,
+    kind: str,
+    parent: str | None,
+    ancestors: Any,
+    what: str,
+) -> int | None:
+    """The parent after a correction: the stored one unless `parent` was sent; one that descends from the row
+    itself (a cycle) is refused."""
+    if "parent" not in patch.model_fields_set:
+        parent_id: int | None = stored.parent_id
+        return parent_id
+    parent_id = (await resolved(conn, [(kind, parent, "parent", None)]))["parent"]
+    if parent_id is not None and await conn.scalar(ancestors, {"parent_id": parent_id, "id": stored.id}):
+        raise cycle("parent", parent, what)
+    return parent_id
 
 
 async def add_names(conn: AsyncConnection, slug: str, names: list[PlaceNameIn], *, key: ApiKey) -> Written:
@@ -401,13 +424,15 @@ async def correct_actor(conn: AsyncConnection, slug: str, patch: ActorPatch, *, 
         raise await unknown(conn, "actor", slug, SUGGEST[ACTOR])
     current = {k: getattr(stored, k) for k in ("slug", "name", "aliases", "kind", "parent", "color", "notes")}
     actor = merged(ActorIn, current, patch)
-    parent_id = stored.parent_id
-    if "parent" in patch.model_fields_set:
-        parent_id = (await resolved(conn, [(ACTOR, actor.parent, "parent", None)]))["parent"]
-        if parent_id is not None and await conn.scalar(
-            q.ACTOR_ANCESTORS, {"parent_id": parent_id, "id": stored.id}
-        ):
-            raise cycle("parent", actor.parent, f"actor '{slug}'")
+    parent_id = await corrected_parent(
+        conn,
+        stored,
+        patch,
+        kind=ACTOR,
+        parent=actor.parent,
+        ancestors=q.ACTOR_ANCESTORS,
+        what=f"actor '{slug}'",
+    )
     await conn.execute(
         q.UPDATE_ACTOR,
         actor.model_dump(exclude={"slug", "parent"}) | {"parent_id": parent_id, "id": stored.id},
