@@ -22,13 +22,15 @@ PLACES_IN_BBOX = f"ARRAY(SELECT p.id FROM place AS p WHERE {IN_BBOX})"
 
 
 def shadow_tables(places: str) -> str:
+    # The versions of the places asked about only: every query joins events to those places' periods.
+    of_places = "" if places == ALL_PLACES else f" AND v.place_id = ANY({places})"
     return f"""
     control_event AS (
         SELECT v.control_event_id AS id, v.external_id, v.place_id, v.occurred_on, v.precision, v.seq, v.kind,
                v.actor_id, v.losing_actor_id, v.status, v.party_ids, v.confidence, v.notes,
                lower(v.recorded) AS recorded_at, NULL::timestamptz AS retracted_at, v.source_ids
         FROM control_event_version AS v
-        WHERE v.recorded @> CAST(:as_of AS timestamptz) AND v.change <> 'retracted'
+        WHERE v.recorded @> CAST(:as_of AS timestamptz) AND v.change <> 'retracted'{of_places}
     ), control_event_source AS (
         SELECT e.id AS control_event_id, unnest(e.source_ids) AS source_id FROM control_event AS e
     ), control_period AS (
