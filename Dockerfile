@@ -8,7 +8,7 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 RUN /opt/venv/bin/pip install .
 
-# Run: the virtualenv, the migrations and the dataset; a non-root user; migrate, seed, serve.
+# Run: the virtualenv, the migrations and the dataset; a non-root user; migrate, seed a new database, serve.
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 territory
 COPY --from=build /opt/venv /opt/venv
@@ -24,4 +24,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
 # DATABASE_URL must point at a PostGIS database (see compose.yaml).
-CMD ["sh", "-c", "territory db upgrade && territory seed && exec territory serve --host 0.0.0.0 --port 8000"]
+CMD ["territory", "up", "--host", "0.0.0.0", "--port", "8000"]
