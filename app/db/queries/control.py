@@ -135,6 +135,12 @@ COALITIONS_ON_DATE_CTE = """
 """
 
 
+# The GeoJSON FeatureCollection of a date, over a subquery `features` of (id, feature): one json_agg, built by
+# PostgreSQL, ordered by id so the same state gives the same bytes (and ETag).
+FEATURE_COLLECTION = """SELECT json_build_object('type', 'FeatureCollection', 'at', CAST(:at AS date),
+                                 'features', coalesce(json_agg(feature ORDER BY id), '[]'::json))::text"""
+
+
 def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) -> str:
     """Every place's state on :at as a GeoJSON FeatureCollection, built entirely by PostgreSQL."""
     filters = []
@@ -149,8 +155,7 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
     where = f"WHERE {' AND '.join(filters)}" if filters else ""
     return f"""
         WITH {COALITIONS_ON_DATE_CTE}
-        SELECT json_build_object('type', 'FeatureCollection', 'at', CAST(:at AS date),
-                                 'features', coalesce(json_agg(feature ORDER BY id), '[]'::json))::text
+        {FEATURE_COLLECTION}
         FROM (
             SELECT p.id, json_build_object(
                 'type', 'Feature',

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from app.db.queries.control import COALITIONS_ON_DATE_CTE
+from app.db.queries.control import COALITIONS_ON_DATE_CTE, FEATURE_COLLECTION
 
 # Simplified copies kept by the database (migration 0003): the tolerance, in degrees, each was made with.
 SIMPLIFIED_COPIES = (("geom_z6", 0.02), ("geom_z8", 0.005))
@@ -55,8 +55,7 @@ def territories_sql(*, bbox: bool, actor: bool, coalition: bool, tolerance: floa
         filters.append(":coalition = ANY(ac.slugs)")
     return f"""
         WITH {COALITIONS_ON_DATE_CTE}
-        SELECT json_build_object('type', 'FeatureCollection', 'at', CAST(:at AS date),
-                                 'features', coalesce(json_agg(feature ORDER BY id), '[]'::json))::text
+        {FEATURE_COLLECTION}
         FROM (
             SELECT t.id, json_build_object(
                 'type', 'Feature',
@@ -126,8 +125,7 @@ def frontlines_sql(*, bbox: bool) -> str:
         filters.append(f"f.geom && {BBOX}")
         geometry = f"ST_Multi(ST_CollectionExtract(ST_Intersection(f.geom, {BBOX}), 2))"
     return f"""
-        SELECT json_build_object('type', 'FeatureCollection', 'at', CAST(:at AS date),
-                                 'features', coalesce(json_agg(feature ORDER BY id), '[]'::json))::text
+        {FEATURE_COLLECTION}
         FROM (
             SELECT f.id, json_build_object(
                 'type', 'Feature',
