@@ -67,4 +67,4 @@ async def summary(
     """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
     on, moment = parse_date("at", at, default=date.today()), parse_as_of(as_of)
     statement = SUMMARY if moment is None else as_of_sql(SUMMARY.text)
-    return cached(request, await conn.scalar(statement, {"at": on, "as_of": moment}), on)
+    return cached(request, await conn.scalar(statement, {"at": on, "as_of": moment}), on, as_of=moment)

@@ -73,7 +73,7 @@ async def control_map(
     if box:
         params |= box.params()
     body = await conn.scalar(statement(sql, moment, box), {**params, "as_of": moment})
-    return cached(request, body, on, media_type=GEOJSON)
+    return cached(request, body, on, media_type=GEOJSON, as_of=moment)
 
 
 @router.get("/changes", response_model=ChangesRead, responses=BAD_INPUT)
@@ -117,4 +117,4 @@ async def changes(
         + orjson.dumps(next_link).decode()
         + "}"
     )
-    return cached(request, body, start, end)
+    return cached(request, body, start, end, as_of=moment)

@@ -124,7 +124,7 @@ async def get_control(
 ) -> Response:
     """Who held the place on a date (default today), since when, with the event and sources behind it."""
     on, moment = parse_date("at", at, default=date.today()), parse_as_of(as_of)
-    return cached(request, await control_at_json(conn, ref=ref, at=on, as_of=moment), on)
+    return cached(request, await control_at_json(conn, ref=ref, at=on, as_of=moment), on, as_of=moment)
 
 
 @router.get(
@@ -134,4 +134,5 @@ async def get_timeline(
     request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOfQuery = None
 ) -> Response:
     """The place's control periods and events, in date order, with sources."""
-    return cached(request, await timeline_json(conn, ref=ref, as_of=parse_as_of(as_of)))
+    moment = parse_as_of(as_of)
+    return cached(request, await timeline_json(conn, ref=ref, as_of=moment), as_of=moment)

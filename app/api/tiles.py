@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request
 from sqlalchemy import text
 from starlette.responses import Response
 
-from app.api.caching import JSON, cache_control, cached
+from app.api.caching import JSON, cache_headers, cached
 from app.api.deps import ReadConnection
 from app.api.params import DateQuery, parse_date
 from app.db.queries.tiles import DESCRIPTIONS, FIELDS, LAYER_EXTENT, LAYERS, tile_sql
@@ -81,9 +81,7 @@ async def tile(
     body = await conn.scalar(text(tile_sql(name, zoom)), {"z": zoom, "x": column, "y": row, "at": on})
     if not body:
         # An empty tile is a normal answer for a map client; 204 lets it skip decoding and still cache it.
-        return Response(
-            status_code=204, headers={"Cache-Control": cache_control(request.app.state.settings, on)}
-        )
+        return Response(status_code=204, headers=cache_headers(request.app.state.settings))
     return cached(request, bytes(body), on, media_type=MVT)
 
 
