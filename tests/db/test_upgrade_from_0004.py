@@ -84,7 +84,9 @@ async def test_a_database_at_0004_upgraded_to_head_is_a_fresh_database_at_head(
         if made_by == "an earlier 0002":
             async with kept.begin() as connection:
                 await connection.run_sync(
-                    lambda sync: sql.install(sync, {"earlier": EARLIER_0002_BODIES.read_text()})
+                    lambda sync: sql.install(
+                        sync, {"earlier": EARLIER_0002_BODIES.read_text(encoding="utf-8")}
+                    )
                 )
                 # The database stands for one made by the first 0002: its functions differ from head's.
                 assert differences(
