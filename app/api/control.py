@@ -1,4 +1,4 @@
-"""The state of every place on a date (GeoJSON), and what changed between two dates."""
+"""The state of every place on a date (GeoJSON), what changed between two dates, and who held how much."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import TextClause, text
 from starlette.responses import Response
 
 from app.api.caching import GEOJSON, cached
-from app.api.deps import ReadConnection
+from app.api.deps import READ, ReadConnection
 from app.api.params import (
     AsOfQuery,
     BBox,
@@ -26,8 +26,8 @@ from app.api.params import (
     parse_list,
 )
 from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, as_of_sql
-from app.db.queries.control import changes_sql, control_map_sql
-from app.schemas.read import ChangesRead, FeatureCollection
+from app.db.queries.control import SUMMARY, changes_sql, control_map_sql
+from app.schemas.control import ChangesRead, FeatureCollection
 
 router = APIRouter(prefix="/v1", tags=["control"])
 BAD_INPUT: dict[int | str, dict[str, Any]] = {
@@ -47,6 +47,7 @@ def statement(sql: str, as_of: datetime | None, box: BBox | None) -> TextClause:
 
 @router.get(
     "/control",
+    dependencies=READ,
     response_model=FeatureCollection,
     responses={**BAD_INPUT, 200: {"content": {GEOJSON: {}}}},
 )
@@ -76,7 +77,7 @@ async def control_map(
     return cached(request, body, on, media_type=GEOJSON)
 
 
-@router.get("/changes", response_model=ChangesRead, responses=BAD_INPUT)
+@router.get("/changes", response_model=ChangesRead, dependencies=READ, responses=BAD_INPUT)
 async def changes(
     request: Request,
     conn: ReadConnection,
@@ -118,3 +119,13 @@ async def changes(
         + "}"
     )
     return cached(request, body, start, end)
+
+
+@router.get("/summary", dependencies=READ)
+async def summary(
+    request: Request, conn: ReadConnection, at: DateQuery = None, as_of: AsOfQuery = None
+) -> Response:
+    """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
+    on, moment = parse_date("at", at, default=date.today()), parse_as_of(as_of)
+    statement = SUMMARY if moment is None else as_of_sql(SUMMARY.text)
+    return cached(request, await conn.scalar(statement, {"at": on, "as_of": moment}), on)

@@ -11,20 +11,20 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response, StreamingResponse
 
-from app.api.auth import IngestKey, read_access
-from app.api.caching import JSON, cached
-from app.api.deps import ReadConnection, in_transaction, read_connection
+from app.api.auth import IngestKey
+from app.api.caching import cached
+from app.api.deps import READ, ReadConnection, read_connection
 from app.api.params import decode_cursor, encode_cursor, parse_date, parse_position, parse_since
+from app.api.responses import PROBLEM, json_response
 from app.db.listen import plain_url
+from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, PayloadTooLarge
-from app.schemas.events import EventBatch, EventCreate, EventPatch
-from app.schemas.read import EventPage
+from app.schemas.events import EventBatch, EventCreate, EventPage, EventPatch
 from app.services import events as service
 from app.services import feed
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or an unknown or revoked one", **PROBLEM},
     403: {"description": "The key lacks the ingest scope", **PROBLEM},
@@ -49,10 +49,6 @@ IdempotencyKey = Annotated[
     ),
 ]
 EventId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The event's id")]
-
-
-def json_response(body: str | bytes, status: int, **headers: str) -> Response:
-    return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
 @router.post("", status_code=201, responses={200: {"description": "Already recorded"}, **WRITE_PROBLEMS})
@@ -150,7 +146,7 @@ def events_cursor(value: str | None, order: str) -> tuple[Any, int] | None:
         raise InvalidParameter("cursor", f"is not a cursor this API gave out for order={order}") from None
 
 
-@router.get("", response_model=EventPage, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
+@router.get("", response_model=EventPage, dependencies=READ, responses=READ_PROBLEMS)
 async def list_events(
     request: Request,
     conn: ReadConnection,
@@ -214,7 +210,7 @@ async def list_events(
 
 @router.get(
     "/stream",
-    dependencies=[Depends(read_access)],
+    dependencies=READ,
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **READ_PROBLEMS},
 )
@@ -266,7 +262,7 @@ async def server_sent_events(changes: AsyncIterator[feed.Item | None]) -> AsyncI
 
 @router.get(
     "/{event_id}",
-    dependencies=[Depends(read_access)],
+    dependencies=READ,
     responses={404: {"description": "No such event", **PROBLEM}},
 )
 async def get_event(request: Request, conn: ReadConnection, event_id: EventId) -> Response:
@@ -298,7 +294,7 @@ async def retract_event(request: Request, event_id: EventId, key: IngestKey) -> 
 
 @router.get(
     "/{event_id}/history",
-    dependencies=[Depends(read_access)],
+    dependencies=READ,
     responses={404: {"description": "No such event", **PROBLEM}},
 )
 async def event_history(request: Request, conn: ReadConnection, event_id: EventId) -> Response:

@@ -1,4 +1,5 @@
-"""Places: search, detail, who held one on a date, and its timeline."""
+"""Places: search, detail, who held one on a date and its timeline; adding and correcting places and their
+spellings (an `ingest` key: a feeding script adds the towns it reports on)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import text
 from starlette.responses import Response
 
+from app.api.auth import IngestKey
 from app.api.caching import cached
-from app.api.deps import ReadConnection
+from app.api.deps import READ, ReadConnection
 from app.api.params import (
     AsOfQuery,
     BboxQuery,
@@ -24,12 +26,22 @@ from app.api.params import (
     parse_list,
     parse_point,
 )
+from app.api.responses import CREATED, write, write_problems
 from app.db.queries.control import control_at_json, timeline_json
 from app.db.queries.places import PLACE_DETAIL, one_place_json, search_sql
 from app.errors import InvalidParameter
-from app.schemas.read import ControlRead, PlacePage, PlaceRead, TimelineRead
+from app.schemas.places import (
+    ControlRead,
+    PlaceCreate,
+    PlaceNames,
+    PlacePage,
+    PlacePatch,
+    PlaceRead,
+    TimelineRead,
+)
+from app.services import registry as service
 
-router = APIRouter(prefix="/v1/places", tags=["places"])
+router = APIRouter(prefix="/v1", tags=["places"])
 
 PlaceRefPath = Annotated[
     str,
@@ -42,6 +54,7 @@ PlaceRefPath = Annotated[
         },
     ),
 ]
+Slug = Annotated[str, Path(max_length=120, description="The slug")]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "No place has that name; the problem lists the closest names",
@@ -55,7 +68,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("", response_model=PlacePage, responses={400: PROBLEMS[400]})
+@router.get("/places", response_model=PlacePage, dependencies=READ, responses={400: PROBLEMS[400]})
 async def search_places(
     request: Request,
     conn: ReadConnection,
@@ -112,13 +125,18 @@ async def search_places(
     return cached(request, body)
 
 
-@router.get("/{ref}", response_model=PlaceRead, responses={404: PROBLEMS[404], 409: PROBLEMS[409]})
+@router.get(
+    "/places/{ref}",
+    response_model=PlaceRead,
+    dependencies=READ,
+    responses={404: PROBLEMS[404], 409: PROBLEMS[409]},
+)
 async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath) -> Response:
     """One place: its location, kind, parent, children and every known spelling."""
     return cached(request, await one_place_json(conn, PLACE_DETAIL, ref))
 
 
-@router.get("/{ref}/control", response_model=ControlRead, responses=PROBLEMS)
+@router.get("/places/{ref}/control", response_model=ControlRead, dependencies=READ, responses=PROBLEMS)
 async def get_control(
     request: Request, conn: ReadConnection, ref: PlaceRefPath, at: DateQuery = None, as_of: AsOfQuery = None
 ) -> Response:
@@ -128,10 +146,60 @@ async def get_control(
 
 
 @router.get(
-    "/{ref}/timeline", response_model=TimelineRead, responses={404: PROBLEMS[404], 409: PROBLEMS[409]}
+    "/places/{ref}/timeline",
+    response_model=TimelineRead,
+    dependencies=READ,
+    responses={404: PROBLEMS[404], 409: PROBLEMS[409]},
 )
 async def get_timeline(
     request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOfQuery = None
 ) -> Response:
     """The place's control periods and events, in date order, with sources."""
     return cached(request, await timeline_json(conn, ref=ref, as_of=parse_as_of(as_of)))
+
+
+@router.post(
+    "/places",
+    status_code=201,
+    responses={**CREATED, **write_problems("ingest", {409: "The slug is stored with other content"})},
+)
+async def create_place(request: Request, place: PlaceCreate, key: IngestKey) -> Response:
+    """Add a place with its spellings; `warnings` says when a spelling also names another place."""
+    return await write(request, lambda conn: service.create_place(conn, place, key=key))
+
+
+@router.patch(
+    "/places/{slug}",
+    responses=write_problems("ingest", {404: "No place has that slug; the problem lists the closest"}),
+)
+async def correct_place(request: Request, slug: Slug, patch: PlacePatch, key: IngestKey) -> Response:
+    """Correct a place: the fields given replace the stored ones."""
+    return await write(request, lambda conn: service.correct_place(conn, slug, patch, key=key))
+
+
+@router.post(
+    "/places/{slug}/names",
+    status_code=201,
+    responses={
+        200: {"description": "The place already had every spelling"},
+        **write_problems(
+            "ingest",
+            {404: "No place has that slug", 409: "A spelling is stored with another language"},
+        ),
+    },
+)
+async def add_place_names(request: Request, slug: Slug, body: PlaceNames, key: IngestKey) -> Response:
+    """Add spellings to a place, so lookups find it by them; `warnings` says when one names another place too."""
+    return await write(request, lambda conn: service.add_names(conn, slug, body.names, key=key))
+
+
+@router.delete(
+    "/places/{slug}/names/{name:path}",
+    responses=write_problems(
+        "ingest",
+        {404: "No such place, or no such spelling of it", 409: "The spelling is the primary name"},
+    ),
+)
+async def remove_place_name(request: Request, slug: Slug, name: str, key: IngestKey) -> Response:
+    """Remove one spelling of a place (exact match; never its primary name) and answer with the place."""
+    return await write(request, lambda conn: service.remove_name(conn, slug, name, key=key))

@@ -6,16 +6,17 @@ from datetime import date
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
-from app.api.auth import IngestKey, read_access
+from app.api.auth import IngestKey
 from app.api.caching import GEOJSON, JSON, cached
-from app.api.deps import ReadConnection, in_transaction
+from app.api.deps import READ, ReadConnection
 from app.api.params import BboxQuery, DateQuery, parse_bbox, parse_date, parse_date_range
+from app.api.responses import PROBLEM
 from app.db.queries.actors import ACTOR_SLUGS
 from app.db.queries.territory import (
     ACTOR_ID,
@@ -24,17 +25,22 @@ from app.db.queries.territory import (
     territories_sql,
     tolerance_for_zoom,
 )
+from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, NotFound, PayloadTooLarge
-from app.schemas.read import FeatureCollection, IngestItem, IngestReport, TerritoryDiff
-from app.schemas.territory import MAX_VERTICES, FrontLineFeatureIn, TerritoryFeatureIn
+from app.schemas.control import FeatureCollection
+from app.schemas.territories import (
+    MAX_VERTICES,
+    FrontLineFeatureIn,
+    IngestItem,
+    IngestReport,
+    TerritoryDiff,
+    TerritoryFeatureIn,
+)
 from app.services.territory import Kind, Report, ingest
 
 router = APIRouter(prefix="/v1", tags=["territories and front lines"])
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 READ_PROBLEMS: dict[int | str, dict[str, Any]] = {400: {"description": "A parameter is invalid", **PROBLEM}}
-# Reads follow TERRITORY_REQUIRE_READ_KEY like every other read; writes check their own (ingest) key.
-READ = [Depends(read_access)]
 WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or an unknown or revoked one", **PROBLEM},
     403: {"description": "The key lacks the ingest scope", **PROBLEM},

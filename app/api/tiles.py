@@ -11,7 +11,7 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from app.api.caching import JSON, cache_control, cached
-from app.api.deps import ReadConnection
+from app.api.deps import READ, ReadConnection
 from app.api.params import DateQuery, parse_date
 from app.db.queries.tiles import DESCRIPTIONS, FIELDS, LAYER_EXTENT, LAYERS, tile_sql
 from app.errors import InvalidParameter, NotFound
@@ -57,6 +57,7 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
 
 @router.get(
     "/{layer}/{z}/{x}/{y}.mvt",
+    dependencies=READ,
     response_class=Response,
     responses={
         200: {"content": {MVT: {}}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
@@ -89,6 +90,7 @@ async def tile(
 
 @router.get(
     "/{layer}.json",
+    dependencies=READ,
     responses={
         200: {"content": {JSON: {}}, "description": "TileJSON 3.0.0"},
         404: {"description": "Unknown layer", **PROBLEM},
