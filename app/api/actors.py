@@ -13,8 +13,7 @@ from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
 from app.api.params import DateQuery, parse_date
 from app.api.responses import CREATED, PROBLEM, write, write_problems
-from app.db.queries.actors import ACTOR, ACTOR_SLUGS, ACTORS, COALITION, COALITION_SLUGS, COALITIONS
-from app.errors import NotFound
+from app.db.queries.actors import actor_json, actors_json, coalition_json, coalitions_json
 from app.schemas.actors import (
     ActorCreate,
     ActorPatch,
@@ -36,40 +35,29 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _unknown(conn: ReadConnection, what: str, slug: str, statement: Any) -> NotFound:
-    known = list((await conn.scalars(statement)).all())
-    return NotFound(f"No {what} has the slug '{slug}'. Known: {', '.join(known)}.", known=known)
-
-
 @router.get("/actors", dependencies=READ)
 async def list_actors(request: Request, conn: ReadConnection) -> Response:
     """Every armed actor, with its kind, aliases, parent and map colour."""
-    return cached(request, await conn.scalar(ACTORS))
+    return cached(request, await actors_json(conn))
 
 
 @router.get("/actors/{slug}", dependencies=READ, responses=NOT_FOUND)
 async def get_actor(request: Request, conn: ReadConnection, slug: str) -> Response:
     """One actor, with its coalition memberships over time."""
-    body = await conn.scalar(ACTOR, {"slug": slug})
-    if body is None:
-        raise await _unknown(conn, "actor", slug, ACTOR_SLUGS)
-    return cached(request, body)
+    return cached(request, await actor_json(conn, slug))
 
 
 @router.get("/coalitions", dependencies=READ)
 async def list_coalitions(request: Request, conn: ReadConnection) -> Response:
     """Every coalition, with how many actors have ever been members."""
-    return cached(request, await conn.scalar(COALITIONS))
+    return cached(request, await coalitions_json(conn))
 
 
 @router.get("/coalitions/{slug}", dependencies=READ, responses=NOT_FOUND)
 async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: DateQuery = None) -> Response:
     """One coalition and its members: on the date `at` when given, otherwise every membership over time."""
     on = parse_date("at", at) if at else None
-    body = await conn.scalar(COALITION, {"slug": slug, "at": on})
-    if body is None:
-        raise await _unknown(conn, "coalition", slug, COALITION_SLUGS)
-    return cached(request, body, on)
+    return cached(request, await coalition_json(conn, slug, at=on), on)
 
 
 @router.post(

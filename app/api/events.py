@@ -14,9 +14,12 @@ from starlette.responses import Response, StreamingResponse
 from app.api.auth import IngestKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection, read_connection
-from app.api.params import decode_cursor, encode_cursor, parse_date, parse_position, parse_since
+from app.api.filters import link_to_next
+from app.api.params import DATE, decode_cursor, parse_date, parse_position, parse_since
 from app.api.responses import PROBLEM, json_response
 from app.db.listen import plain_url
+from app.db.queries.filters import Page
+from app.db.queries.pages import page_body
 from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, PayloadTooLarge
 from app.schemas.events import EventBatch, EventCreate, EventPage, EventPatch
@@ -153,9 +156,9 @@ async def list_events(
     place: PlaceFilter = None,
     actor: ActorFilter = None,
     start: Annotated[
-        str | None, Query(alias="from", description="Events on or after this date, YYYY-MM-DD")
+        str | None, DATE, Query(alias="from", description="Events on or after this date, YYYY-MM-DD")
     ] = None,
-    to: Annotated[str | None, Query(description="Events on or before this date, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, DATE, Query(description="Events on or before this date, YYYY-MM-DD")] = None,
     since: Annotated[
         str | None,
         Query(
@@ -183,27 +186,23 @@ async def list_events(
         after=after,
         limit=limit,
     )
-    next_link = None
+    next_key = None
     if page.more:
         last = page.items[-1]
-        key = (
+        next_key = (
             [order, last.occurred_on.isoformat(), last.event_id]
             if order == "newest"
             else [order, last.xact, last.position]
         )
-        next_link = str(request.url.include_query_params(cursor=encode_cursor(key)))
     # Where a script stands after this page: resume with since=<position> (recording order only).
     latest = None
     if order == "recorded":
         latest = page.items[-1].position if page.items else (after[1] if after else position)
-    body = (
-        '{"items":['
-        + ",".join(item.body for item in page.items)
-        + '],"next":'
-        + orjson.dumps(next_link).decode()
-        + ',"position":'
-        + orjson.dumps(latest).decode()
-        + "}"
+    body = page_body(
+        [item.body for item in page.items],
+        next_key,
+        Page(limit=limit, link=link_to_next(request)),
+        tail={"position": latest},
     )
     return cached(request, body, max_age=request.app.state.settings.cache_max_age_feed)
 
@@ -297,6 +296,6 @@ async def retract_event(request: Request, event_id: EventId, key: IngestKey) -> 
     dependencies=READ,
     responses={404: {"description": "No such event", **PROBLEM}},
 )
-async def event_history(request: Request, conn: ReadConnection, event_id: EventId) -> Response:
+async def get_event_history(request: Request, conn: ReadConnection, event_id: EventId) -> Response:
     """Every version of an event: what it said, when it was recorded, superseded or retracted, and by which key."""
     return cached(request, await service.history_json(conn, event_id))

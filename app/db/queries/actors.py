@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from datetime import date
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.errors import NotFound
 
 ACTOR_FIELDS = """'slug', a.slug, 'name', a.name, 'kind', a.kind, 'aliases', a.aliases, 'color', a.color,
     'parent', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = a.parent_id)"""
@@ -48,3 +53,36 @@ COALITION = text(f"""
             '[]'::json))::text
     FROM coalition AS c WHERE c.slug = :slug
 """)
+
+
+async def unknown_slug(conn: AsyncConnection, what: str, slug: str, known_slugs: TextClause) -> NotFound:
+    known = list((await conn.scalars(known_slugs)).all())
+    return NotFound(f"No {what} has the slug '{slug}'. Known: {', '.join(known)}.", known=known)
+
+
+async def actors_json(conn: AsyncConnection) -> bytes:
+    """Every armed actor, with its kind, aliases, parent and map colour, by name."""
+    body: str = await conn.scalar(ACTORS)
+    return body.encode()
+
+
+async def actor_json(conn: AsyncConnection, slug: str) -> bytes:
+    """One actor with its coalition memberships over time; 404 listing the known slugs."""
+    body: str | None = await conn.scalar(ACTOR, {"slug": slug})
+    if body is None:
+        raise await unknown_slug(conn, "actor", slug, ACTOR_SLUGS)
+    return body.encode()
+
+
+async def coalitions_json(conn: AsyncConnection) -> bytes:
+    """Every coalition, with how many actors have ever been members."""
+    body: str = await conn.scalar(COALITIONS)
+    return body.encode()
+
+
+async def coalition_json(conn: AsyncConnection, slug: str, *, at: date | None) -> bytes:
+    """One coalition and its members: on `at` when given, otherwise every membership over time."""
+    body: str | None = await conn.scalar(COALITION, {"slug": slug, "at": at})
+    if body is None:
+        raise await unknown_slug(conn, "coalition", slug, COALITION_SLUGS)
+    return body.encode()
