@@ -43,7 +43,11 @@ async def _admin(server_url: str) -> AsyncEngine:
 
 @pytest.fixture(scope="module")
 async def seeded_at_0004(server_url: str) -> AsyncIterator[str]:
-    """A database migrated to 0004 by the migrations as they are, seeded with the article's dataset (a template)."""
+    """A database migrated to 0004 by the migrations as they are, seeded with the article's dataset (a template).
+
+    Today's seed writes only what 0004 already has; should it come to need a later revision's schema, seed this
+    database with SQL written for 0004 instead (0004 never changes, so such SQL would not either).
+    """
     admin = await _admin(server_url)
     async with admin.connect() as connection:
         await connection.execute(text(f"DROP DATABASE IF EXISTS {AT_0004}"))
