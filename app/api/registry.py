@@ -54,14 +54,17 @@ Slug = Annotated[str, Path(max_length=120, description="The slug")]
 MembershipId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The membership's id")]
 
 
-async def write(request: Request, work: Callable[[AsyncConnection], Awaitable[service.Written]]) -> Response:
-    """Run a write in its own transaction (retried on a deadlock) and answer with what it returns."""
+async def write(
+    request: Request, work: Callable[[AsyncConnection], Awaitable[service.Written]], location: str
+) -> Response:
+    """Run a write in its own transaction (retried on a deadlock) and answer with what it returns; `location`
+    is where the row is read, formatted with its `slug` and `membership_id`."""
     written = await in_transaction(request.app.state.engine, work)
     return Response(
         written.body,
         status_code=201 if written.created else 200,
         media_type=JSON,
-        headers={"Location": written.location},
+        headers={"Location": location.format(slug=written.slug, membership_id=written.membership_id)},
     )
 
 
@@ -76,7 +79,7 @@ async def write(request: Request, work: Callable[[AsyncConnection], Awaitable[se
 )
 async def create_place(request: Request, place: PlaceCreate, key: IngestKey) -> Response:
     """Add a place with its spellings; `warnings` says when a spelling also names another place."""
-    return await write(request, lambda conn: service.create_place(conn, place, key=key))
+    return await write(request, lambda conn: service.create_place(conn, place, key=key), "/v1/places/{slug}")
 
 
 @router.patch(
@@ -86,7 +89,9 @@ async def create_place(request: Request, place: PlaceCreate, key: IngestKey) -> 
 )
 async def correct_place(request: Request, slug: Slug, patch: PlacePatch, key: IngestKey) -> Response:
     """Correct a place: the fields given replace the stored ones."""
-    return await write(request, lambda conn: service.correct_place(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_place(conn, slug, patch, key=key), "/v1/places/{slug}"
+    )
 
 
 @router.post(
@@ -103,7 +108,9 @@ async def correct_place(request: Request, slug: Slug, patch: PlacePatch, key: In
 )
 async def add_place_names(request: Request, slug: Slug, body: PlaceNames, key: IngestKey) -> Response:
     """Add spellings to a place, so lookups find it by them; `warnings` says when one names another place too."""
-    return await write(request, lambda conn: service.add_names(conn, slug, body.names, key=key))
+    return await write(
+        request, lambda conn: service.add_names(conn, slug, body.names, key=key), "/v1/places/{slug}"
+    )
 
 
 @router.delete(
@@ -116,7 +123,9 @@ async def add_place_names(request: Request, slug: Slug, body: PlaceNames, key: I
 )
 async def remove_place_name(request: Request, slug: Slug, name: str, key: IngestKey) -> Response:
     """Remove one spelling of a place (exact match; never its primary name) and answer with the place."""
-    return await write(request, lambda conn: service.remove_name(conn, slug, name, key=key))
+    return await write(
+        request, lambda conn: service.remove_name(conn, slug, name, key=key), "/v1/places/{slug}"
+    )
 
 
 # --- Sources (ingest) ---------------------------------------------------------------------------------------
@@ -147,7 +156,9 @@ async def get_source(request: Request, conn: ReadConnection, slug: Slug) -> Resp
 )
 async def create_source(request: Request, source: SourceCreate, key: IngestKey) -> Response:
     """Add a source that events and memberships can cite by its slug."""
-    return await write(request, lambda conn: service.create_source(conn, source, key=key))
+    return await write(
+        request, lambda conn: service.create_source(conn, source, key=key), "/v1/sources/{slug}"
+    )
 
 
 @router.patch(
@@ -157,7 +168,9 @@ async def create_source(request: Request, source: SourceCreate, key: IngestKey) 
 )
 async def correct_source(request: Request, slug: Slug, patch: SourcePatch, key: IngestKey) -> Response:
     """Correct a source: the fields given replace the stored ones."""
-    return await write(request, lambda conn: service.correct_source(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_source(conn, slug, patch, key=key), "/v1/sources/{slug}"
+    )
 
 
 # --- Actors (admin) -----------------------------------------------------------------------------------------
@@ -171,7 +184,7 @@ async def correct_source(request: Request, slug: Slug, patch: SourcePatch, key: 
 )
 async def create_actor(request: Request, actor: ActorCreate, key: AdminKey) -> Response:
     """Add an armed actor; `warnings` says when a name or alias also names another actor."""
-    return await write(request, lambda conn: service.create_actor(conn, actor, key=key))
+    return await write(request, lambda conn: service.create_actor(conn, actor, key=key), "/v1/actors/{slug}")
 
 
 @router.patch(
@@ -181,7 +194,9 @@ async def create_actor(request: Request, actor: ActorCreate, key: AdminKey) -> R
 )
 async def correct_actor(request: Request, slug: Slug, patch: ActorPatch, key: AdminKey) -> Response:
     """Correct an actor: the fields given replace the stored ones."""
-    return await write(request, lambda conn: service.correct_actor(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_actor(conn, slug, patch, key=key), "/v1/actors/{slug}"
+    )
 
 
 # --- Coalitions and memberships (admin) ---------------------------------------------------------------------
@@ -198,7 +213,9 @@ async def correct_actor(request: Request, slug: Slug, patch: ActorPatch, key: Ad
 )
 async def create_coalition(request: Request, coalition: CoalitionCreate, key: AdminKey) -> Response:
     """Add a coalition, with its memberships over time."""
-    return await write(request, lambda conn: service.create_coalition(conn, coalition, key=key))
+    return await write(
+        request, lambda conn: service.create_coalition(conn, coalition, key=key), "/v1/coalitions/{slug}"
+    )
 
 
 @router.patch(
@@ -208,7 +225,9 @@ async def create_coalition(request: Request, coalition: CoalitionCreate, key: Ad
 )
 async def correct_coalition(request: Request, slug: Slug, patch: CoalitionPatch, key: AdminKey) -> Response:
     """Correct a coalition's name, description or colour."""
-    return await write(request, lambda conn: service.correct_coalition(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_coalition(conn, slug, patch, key=key), "/v1/coalitions/{slug}"
+    )
 
 
 @router.post(
@@ -230,7 +249,11 @@ async def add_membership(
     request: Request, slug: Slug, membership: MembershipCreate, key: AdminKey
 ) -> Response:
     """Record that an actor belonged to the coalition over `[from, to)`."""
-    return await write(request, lambda conn: service.add_membership(conn, slug, membership, key=key))
+    return await write(
+        request,
+        lambda conn: service.add_membership(conn, slug, membership, key=key),
+        "/v1/coalitions/{slug}/members/{membership_id}",
+    )
 
 
 @router.get(
@@ -262,7 +285,9 @@ async def correct_membership(
 ) -> Response:
     """Correct a membership, e.g. end it: `{"to": "2017-11-01"}` (exclusive)."""
     return await write(
-        request, lambda conn: service.correct_membership(conn, slug, membership_id, patch, key=key)
+        request,
+        lambda conn: service.correct_membership(conn, slug, membership_id, patch, key=key),
+        "/v1/coalitions/{slug}/members/{membership_id}",
     )
 
 
@@ -275,4 +300,8 @@ async def remove_membership(
     request: Request, slug: Slug, membership_id: MembershipId, key: AdminKey
 ) -> Response:
     """Delete a membership recorded in error and answer with the coalition (to end one, PATCH its `to`)."""
-    return await write(request, lambda conn: service.remove_membership(conn, slug, membership_id, key=key))
+    return await write(
+        request,
+        lambda conn: service.remove_membership(conn, slug, membership_id, key=key),
+        "/v1/coalitions/{slug}",
+    )

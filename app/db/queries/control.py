@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries.as_of import REFERENCED_PLACE, as_of_sql
-from app.db.queries.places import IN_BBOX, OF_KINDS, RESOLVED_PLACES_CTE, one_place_json
+from app.db.queries.places import IN_BBOX, OF_KINDS, one_place_json
+from app.db.queries.references import RESOLVED_PLACES_CTE
 
 # The uncertainty window of an event: a month-precision event may have happened any day of its month.
 PRECISION_WINDOW = (

@@ -164,12 +164,6 @@ ACTOR_NAME_WARNINGS = text("""
     ORDER BY 1, 2
 """)
 
-SUGGEST_COALITION = text("""
-    SELECT slug, name, round(greatest(similarity(slug, :ref), similarity(lower(name), lower(:ref)))::numeric, 2)::float
-           AS score
-    FROM coalition ORDER BY score DESC, slug LIMIT 3
-""")
-
 # --- Sources ------------------------------------------------------------------------------------------------
 
 INSERT_SOURCE = text("""
