@@ -158,3 +158,17 @@ async def test_any_reference_names_the_row_on_every_surface(
     assert created.status_code == 201, created.text
     stored = await write_client.get("/v1/territories", params={"at": "2016-12-20", "actor": "syrian-army"})
     assert "test-area" in {f["properties"]["external_id"] for f in stored.json()["features"]}
+
+
+async def test_a_spelling_that_is_another_places_id_is_reported_shadowed(
+    write_client: httpx.AsyncClient, ingest_headers: dict[str, str]
+) -> None:
+    palmyra = (await write_client.get("/v1/places/palmyra")).json()["id"]
+    response = await write_client.post(
+        "/v1/places/raqqa/names", json={"names": [{"name": str(palmyra)}]}, headers=ingest_headers
+    )
+    assert response.status_code == 201, response.text
+    [warning] = response.json()["warnings"]
+    assert (warning["kind"], warning["others"][0]["slug"]) == ("shadowed", "palmyra")
+    # As the warning says: a lookup by it finds the place whose id it is.
+    assert (await write_client.get(f"/v1/places/{palmyra}")).json()["slug"] == "palmyra"

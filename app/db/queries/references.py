@@ -33,8 +33,14 @@ KINDS: tuple[Kind, ...] = ("place", "actor", "coalition", "source")
 ID_PATTERN = "^[1-9][0-9]{0,17}$"
 
 
-def _id_of(ref: str) -> str:
+def id_of(ref: str) -> str:
+    """The reference `ref` (an SQL expression) as a place id, or NULL when it is not written as one."""
     return f"CASE WHEN {ref} ~ '{ID_PATTERN}' THEN CAST({ref} AS bigint) END"
+
+
+def actor_named(actor: str, ref: str) -> str:
+    """Whether the actor row `actor` has `ref` as its name or one of its aliases (compared normalised)."""
+    return f"territory_normalize({ref}) IN (SELECT territory_normalize(x) FROM unnest({actor}.aliases || {actor}.name) AS x)"
 
 
 def matching(kind: Kind, ref: str, ref_id: str | None = None) -> str:
@@ -42,7 +48,7 @@ def matching(kind: Kind, ref: str, ref_id: str | None = None) -> str:
     except the actor names and source URLs of those small tables. `ref_id` is the reference as an id, when the
     caller has it as a parameter."""
     if kind == "place":
-        key = f"k.slug = {ref} OR k.id = {ref_id or _id_of(ref)}"
+        key = f"k.slug = {ref} OR k.id = {ref_id or id_of(ref)}"
         return f"""
             SELECT k.id, k.slug, k.name FROM place AS k WHERE {key}
             UNION
@@ -53,8 +59,7 @@ def matching(kind: Kind, ref: str, ref_id: str | None = None) -> str:
             SELECT k.id, k.slug, k.name FROM actor AS k WHERE k.slug = {ref}
             UNION ALL
             SELECT a.id, a.slug, a.name FROM actor AS a
-            WHERE NOT EXISTS (SELECT 1 FROM actor AS k WHERE k.slug = {ref})
-              AND territory_normalize({ref}) IN (SELECT territory_normalize(x) FROM unnest(a.aliases || a.name) AS x)"""
+            WHERE NOT EXISTS (SELECT 1 FROM actor AS k WHERE k.slug = {ref}) AND {actor_named("a", ref)}"""
     if kind == "coalition":
         return f"""
             SELECT k.id, k.slug, k.name FROM coalition AS k WHERE k.slug = {ref}
@@ -234,12 +239,10 @@ async def refuse(
     location: ReferenceLocation = "path",
 ) -> NoReturn:
     """A statement embedding `resolved_cte` found that `ref` names no row, or several: raise the problem that
-    says which (a row written since then still counts as none: the answer was read without it)."""
-    references = await References(conn).load({kind: [ref]})
-    matches, suggestions = references.found[kind, ref]
-    if len(matches) > 1:
-        raise AmbiguousReference(kind, ref, matches, field=field or kind, location=location)
-    raise NOT_FOUND[kind](ref, suggestions, field=field or kind, location=location)
+    says which."""
+    await resolve(conn, kind, ref, field=field, location=location)
+    # Written since that statement read: its answer was made without the row, so it stays unknown to it.
+    raise NOT_FOUND[kind](ref, [], field=field, location=location)
 
 
 # Places by name, as the read layer calls them.
