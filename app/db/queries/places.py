@@ -7,11 +7,36 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.queries.as_of import live_sql
+from app.db.queries.filters import IN_BBOX, OF_KINDS, Page, PlaceSearch
+from app.db.queries.pages import page_body
 from app.db.queries.references import RESOLVED_PLACES_CTE, ref_params, refuse_place
 
-# Filters shared by the queries over many places (`p` is the place).
-IN_BBOX = "p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
-OF_KINDS = "p.kind = ANY(:kinds)"
+
+async def search_places_json(conn: AsyncConnection, where: PlaceSearch, page: Page) -> bytes:
+    """A page of places matching the search, ranked (by similarity, distance or id), with its `next` link."""
+    sql = search_sql(
+        q=bool(where.q),
+        near=where.near is not None,
+        bbox=where.bbox is not None,
+        kinds=where.kinds is not None,
+        after=page.after is not None,
+    )
+    params: dict[str, object] = {
+        "q": where.q,
+        "kinds": list(where.kinds) if where.kinds is not None else None,
+        "limit": page.limit + 1,
+    }
+    if where.near:
+        params |= {"lon": where.near.lon, "lat": where.near.lat, "radius_m": where.radius_km * 1000}
+    if where.bbox:
+        params |= where.bbox.params()
+    if page.after:
+        params |= {"after_key": float(page.after[0]), "after_id": int(page.after[1])}
+    rows = (await conn.execute(live_sql(sql), params)).all()
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return page_body([row.item for row in rows], [rows[-1].sort_key, rows[-1].id] if more else None, page)
 
 
 def search_sql(*, q: bool, near: bool, bbox: bool, kinds: bool, after: bool) -> str:
@@ -84,6 +109,11 @@ PLACE_DETAIL = text(f"""
             FROM place AS p
             WHERE p.id = (SELECT id FROM resolved) AND (SELECT count(*) FROM resolved) = 1)::text AS body
 """)
+
+
+async def place_json(conn: AsyncConnection, ref: str) -> bytes:
+    """One place: location, kind, parent, children and every known spelling."""
+    return (await one_place_json(conn, PLACE_DETAIL, ref)).encode()
 
 
 async def one_place_json(conn: AsyncConnection, statement: Any, ref: str, **params: Any) -> str:
