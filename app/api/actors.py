@@ -74,7 +74,7 @@ async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: D
 )
 async def create_actor(request: Request, actor: ActorCreate, key: AdminKey) -> Response:
     """Add an armed actor; `warnings` says when a name or alias also names another actor."""
-    return await write(request, lambda conn: service.create_actor(conn, actor, key=key))
+    return await write(request, lambda conn: service.create_actor(conn, actor, key=key), "/v1/actors/{slug}")
 
 
 @router.patch(
@@ -84,7 +84,9 @@ async def create_actor(request: Request, actor: ActorCreate, key: AdminKey) -> R
 )
 async def correct_actor(request: Request, slug: Slug, patch: ActorPatch, key: AdminKey) -> Response:
     """Correct an actor: the fields given replace the stored ones."""
-    return await write(request, lambda conn: service.correct_actor(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_actor(conn, slug, patch, key=key), "/v1/actors/{slug}"
+    )
 
 
 @router.post(
@@ -98,7 +100,9 @@ async def correct_actor(request: Request, slug: Slug, patch: ActorPatch, key: Ad
 )
 async def create_coalition(request: Request, coalition: CoalitionCreate, key: AdminKey) -> Response:
     """Add a coalition, with its memberships over time."""
-    return await write(request, lambda conn: service.create_coalition(conn, coalition, key=key))
+    return await write(
+        request, lambda conn: service.create_coalition(conn, coalition, key=key), "/v1/coalitions/{slug}"
+    )
 
 
 @router.patch(
@@ -108,7 +112,9 @@ async def create_coalition(request: Request, coalition: CoalitionCreate, key: Ad
 )
 async def correct_coalition(request: Request, slug: Slug, patch: CoalitionPatch, key: AdminKey) -> Response:
     """Correct a coalition's name, description or colour."""
-    return await write(request, lambda conn: service.correct_coalition(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_coalition(conn, slug, patch, key=key), "/v1/coalitions/{slug}"
+    )
 
 
 @router.post(
@@ -130,7 +136,11 @@ async def add_membership(
     request: Request, slug: Slug, membership: MembershipCreate, key: AdminKey
 ) -> Response:
     """Record that an actor belonged to the coalition over `[from, to)`."""
-    return await write(request, lambda conn: service.add_membership(conn, slug, membership, key=key))
+    return await write(
+        request,
+        lambda conn: service.add_membership(conn, slug, membership, key=key),
+        "/v1/coalitions/{slug}/members/{membership_id}",
+    )
 
 
 @router.get(
@@ -162,7 +172,9 @@ async def correct_membership(
 ) -> Response:
     """Correct a membership, e.g. end it: `{"to": "2017-11-01"}` (exclusive)."""
     return await write(
-        request, lambda conn: service.correct_membership(conn, slug, membership_id, patch, key=key)
+        request,
+        lambda conn: service.correct_membership(conn, slug, membership_id, patch, key=key),
+        "/v1/coalitions/{slug}/members/{membership_id}",
     )
 
 
@@ -175,4 +187,8 @@ async def remove_membership(
     request: Request, slug: Slug, membership_id: MembershipId, key: AdminKey
 ) -> Response:
     """Delete a membership recorded in error and answer with the coalition (to end one, PATCH its `to`)."""
-    return await write(request, lambda conn: service.remove_membership(conn, slug, membership_id, key=key))
+    return await write(
+        request,
+        lambda conn: service.remove_membership(conn, slug, membership_id, key=key),
+        "/v1/coalitions/{slug}",
+    )

@@ -35,10 +35,14 @@ def json_response(body: str | bytes, status: int, **headers: str) -> Response:
     return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
-async def write(request: Request, work: Callable[[AsyncConnection], Awaitable[registry.Written]]) -> Response:
-    """Run a write in its own transaction (retried on a deadlock) and answer with what it returns."""
+async def write(
+    request: Request, work: Callable[[AsyncConnection], Awaitable[registry.Written]], location: str
+) -> Response:
+    """Run a write in its own transaction (retried on a deadlock) and answer with what it returns; `location`
+    (where the row is read) is formatted with the written row's `slug` and `membership_id`."""
     written = await in_transaction(request.app.state.engine, work)
-    return json_response(written.body, 201 if written.created else 200, Location=written.location)
+    where = location.format(slug=written.slug, membership_id=written.membership_id)
+    return json_response(written.body, 201 if written.created else 200, Location=where)
 
 
 class GeoJSONResponse(JSONResponse):

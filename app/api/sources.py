@@ -44,7 +44,9 @@ async def get_source(request: Request, conn: ReadConnection, slug: Slug) -> Resp
 )
 async def create_source(request: Request, source: SourceCreate, key: IngestKey) -> Response:
     """Add a source that events and memberships can cite by its slug."""
-    return await write(request, lambda conn: service.create_source(conn, source, key=key))
+    return await write(
+        request, lambda conn: service.create_source(conn, source, key=key), "/v1/sources/{slug}"
+    )
 
 
 @router.patch(
@@ -54,4 +56,6 @@ async def create_source(request: Request, source: SourceCreate, key: IngestKey) 
 )
 async def correct_source(request: Request, slug: Slug, patch: SourcePatch, key: IngestKey) -> Response:
     """Correct a source: the fields given replace the stored ones."""
-    return await write(request, lambda conn: service.correct_source(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_source(conn, slug, patch, key=key), "/v1/sources/{slug}"
+    )
