@@ -31,12 +31,12 @@ from app.db.queries.territory import tolerance_for_zoom
 from app.errors import InvalidParameter
 
 ActorQuery = Annotated[
-    str | None, Query(description="Actor slug", openapi_examples={"IS": {"value": "islamic-state"}})
+    str | None, Query(description="Actor: slug, name or alias", openapi_examples={"IS": {"value": "islamic-state"}})
 ]
 CoalitionQuery = Annotated[
     str | None,
     Query(
-        description="Coalition slug: what its members held on the date",
+        description="Coalition (slug or name): what its members held on the date",
         openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
     ),
 ]
