@@ -15,7 +15,6 @@ from app.api.auth import IngestKey, read_access
 from app.api.caching import JSON, cached
 from app.api.deps import ReadConnection, in_transaction, read_connection
 from app.api.params import decode_cursor, encode_cursor, parse_date, parse_position, parse_since
-from app.db.listen import plain_url
 from app.errors import InvalidParameter, PayloadTooLarge
 from app.schemas.events import EventBatch, EventCreate, EventPatch
 from app.schemas.read import EventPage
@@ -238,8 +237,12 @@ async def stream_events(
     position = parse_position(*origin[:1], last_event_id or since, location=origin[1])
     filters, after = await feed.stream_start(conn, filters, position, position_from=origin)
     settings = request.app.state.settings
+    # Listening before the answer starts: a stream that cannot listen (or one over the cap) is a 503, not a 200
+    # that ends at once.
+    subscription = await feed.shared_listener(request.app.state).subscribe()
     changes = feed.follow(
-        plain_url(request.app.state.engine.url),
+        request.app.state.read_engine,
+        subscription,
         filters,
         after=after,
         heartbeat=settings.feed_heartbeat_seconds,

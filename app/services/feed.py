@@ -17,9 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import TextClause, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.db.listen import Listener
+from app.db.listen import SharedListener, Subscription, plain_url
 from app.db.queries import events as q
 from app.db.queries.actors import ACTOR_SLUGS
 from app.db.queries.places import ref_params, refuse_place, resolve_place
@@ -167,8 +168,25 @@ async def stream_start(
     return filters, (row.xact, row.position)
 
 
+def shared_listener(state: Any) -> SharedListener:
+    """The process's listening connection (app.state.listener), made on first use from the read engine's URL."""
+    listener: SharedListener | None = getattr(state, "listener", None)
+    if listener is None:
+        listener = SharedListener(
+            plain_url(state.read_engine.url), CHANNEL, max_subscribers=state.settings.max_streams
+        )
+        state.listener = listener
+    return listener
+
+
+async def read_rows(engine: AsyncEngine, statement: TextClause, params: Mapping[str, Any]) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(statement, params)).mappings().all())
+
+
 async def follow(
-    url: str,
+    engine: AsyncEngine,
+    subscription: Subscription,
     filters: EventFilter,
     *,
     after: tuple[str, int] | None,
@@ -176,49 +194,52 @@ async def follow(
     disconnected: Callable[[], Awaitable[bool]],
     batch: int = 200,
 ) -> AsyncIterator[Item | None]:
-    """Changes as they are committed, on a dedicated connection: the ones after `after` first (None: only new
-    ones), then the live ones. Yields None once listening, and after `heartbeat` seconds without a change.
+    """Changes as they are committed: the ones after `after` first (None: only new ones), then the live ones.
+    Yields None once listening, and after `heartbeat` seconds without a change.
 
-    LISTEN starts before the first read, and every read continues from the last item yielded, so nothing is
-    missed between the replay and the live part and nothing comes twice. A notification only wakes the reader:
-    what it reads follows the same rule as the list (only versions no running transaction can precede), and
-    while committed versions wait for an older transaction, it reads again every second.
+    The subscription listens before the first read, and every read continues from the last item yielded, so
+    nothing is missed between the replay and the live part and nothing comes twice. A notification only wakes
+    the reader: what it reads (a short checkout of the read pool) follows the same rule as the list (only
+    versions no running transaction can precede), and while committed versions wait for an older transaction,
+    it reads again every second. The stream ends when the listening connection is lost or a read fails: the
+    client reconnects with Last-Event-ID, and is answered 503 until the stream can listen again.
     """
     try:
-        listener = await Listener.open(url, CHANNEL)
-    except Exception as exc:  # the answer has begun: end the stream, the client reconnects and resumes
-        logger.warning("event stream could not listen: %s", exc)
-        return
-    try:
         if after is None:
-            head = await listener.fetch(q.FEED_HEAD, {})
+            subscription.clear()
+            head = await read_rows(engine, q.FEED_HEAD, {})
             after = (head[0]["xact"], head[0]["position"]) if head else START
         yield None
         last_write = time.monotonic()
-        read = True
+        read, pending = True, False
         while True:
             if read:
                 statement, params = page_query(
                     filters, newest=False, since=Since(), after=after, limit=batch, pending=True
                 )
-                page = page_of(await listener.fetch(statement, params), batch)
+                subscription.clear()
+                try:
+                    page = page_of(await read_rows(engine, statement, params), batch)
+                except PoolTimeout:  # every read connection is busy: not an outage, read again in a second
+                    page = Page([], False, True)
                 for item in page.items:
                     yield item
                     after = (item.xact, item.position)
                     last_write = time.monotonic()
                 if page.more:
                     continue
+                pending = page.pending
             # Wake at least every second: to notice a client that left, to poll for pending versions, and for
             # the heartbeat when it is due.
             quiet_for = time.monotonic() - last_write
-            notified = await listener.wait(max(0.0, min(1.0, heartbeat - quiet_for)))
-            if await disconnected():
+            notified = await subscription.wait(max(0.0, min(1.0, heartbeat - quiet_for)))
+            if subscription.lost or await disconnected():
                 return
             if time.monotonic() - last_write >= heartbeat:
                 yield None
                 last_write = time.monotonic()
-            read = notified or page.pending
-    except Exception as exc:  # the database went away: as above
+            read = notified or pending
+    except Exception as exc:  # the answer has begun: end the stream, the client reconnects and resumes
         logger.warning("event stream ended: %s", exc)
     finally:
-        await listener.close()
+        subscription.close()
