@@ -6,10 +6,9 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
-from app.api import actors, control, events, health, places, registry, territories, tiles
-from app.api.auth import read_access
+from app.api import actors, control, events, health, places, sources, territories, tiles
 from app.api.limits import RateLimiter, RequestGuard
 from app.db.engine import create_engines, read_only, resolve_database_url
 from app.errors import install_problem_handlers
@@ -67,10 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    for router in (places.router, control.router, actors.router, tiles.router):
-        app.include_router(router, dependencies=[Depends(read_access)])
-    # Writes check their own key (ingest or admin scope); their reads follow the read setting.
-    app.include_router(events.router)
-    app.include_router(registry.router)
-    app.include_router(territories.router)
+    # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.
+    for module in (places, control, actors, sources, events, territories, tiles):
+        app.include_router(module.router)
     return app

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Query
 
+from app.db.queries.filters import BBox
 from app.errors import InvalidParameter
 
 DateQuery = Annotated[
@@ -35,6 +35,7 @@ BboxQuery = Annotated[
         openapi_examples={"northern Syria": {"value": "36.5,35.5,39.5,37.0"}},
     ),
 ]
+CursorQuery = Annotated[str | None, Query(description="From the `next` link of the previous page")]
 
 
 def parse_date(name: str, value: str | None, *, default: date | None = None) -> date:
@@ -71,17 +72,6 @@ def parse_date_range(start: str | None, end: str | None) -> tuple[date, date]:
     if first > last:
         raise InvalidParameter("from", f"{first} is after to ({last})")
     return first, last
-
-
-@dataclass(frozen=True)
-class BBox:
-    west: float
-    south: float
-    east: float
-    north: float
-
-    def params(self) -> dict[str, float]:
-        return {"west": self.west, "south": self.south, "east": self.east, "north": self.north}
 
 
 def parse_bbox(value: str | None) -> BBox | None:
