@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
 from app.api import actors, control, events, health, places, sources, territories, tiles
 from app.api.limits import RateLimiter, RequestGuard
+from app.api.openapi import openapi_document, operation_id
 from app.db.engine import create_engines, read_only, resolve_database_url
 from app.errors import install_problem_handlers
 from app.services import feed
@@ -59,7 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
+    app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.wrong_key_limiter = RateLimiter(settings.wrong_keys_per_minute)

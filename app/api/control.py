@@ -25,18 +25,20 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
     response_model=FeatureCollection,
     responses={**BAD_INPUT, 200: {"content": {GEOJSON: {}}}},
 )
-async def control_map(request: Request, conn: ReadConnection, where: ControlQuery) -> Response:
+async def get_control_map(request: Request, conn: ReadConnection, where: ControlQuery) -> Response:
     """Every place's state on a date, as a GeoJSON FeatureCollection ready for a map."""
     return cached(request, await control_map_json(conn, where), where.at, media_type=GEOJSON)
 
 
 @router.get("/changes", response_model=ChangesRead, dependencies=READ, responses=BAD_INPUT)
-async def changes(request: Request, conn: ReadConnection, where: ChangesQuery, page: ChangesPage) -> Response:
+async def get_changes(
+    request: Request, conn: ReadConnection, where: ChangesQuery, page: ChangesPage
+) -> Response:
     """Places whose holder or status differs between two dates, each with before, after and the events between."""
     return cached(request, await changes_json(conn, where, page), where.start, where.end)
 
 
 @router.get("/summary", dependencies=READ)
-async def summary(request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf) -> Response:
+async def get_summary(request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf) -> Response:
     """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
     return cached(request, await summary_json(conn, at=at, as_of=as_of), at)

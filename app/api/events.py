@@ -15,7 +15,7 @@ from app.api.auth import IngestKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection, read_connection
 from app.api.filters import link_to_next
-from app.api.params import decode_cursor, parse_date, parse_position, parse_since
+from app.api.params import DATE, decode_cursor, parse_date, parse_position, parse_since
 from app.api.responses import PROBLEM, json_response
 from app.db.queries.filters import Page
 from app.db.queries.pages import page_body
@@ -155,9 +155,9 @@ async def list_events(
     place: PlaceFilter = None,
     actor: ActorFilter = None,
     start: Annotated[
-        str | None, Query(alias="from", description="Events on or after this date, YYYY-MM-DD")
+        str | None, DATE, Query(alias="from", description="Events on or after this date, YYYY-MM-DD")
     ] = None,
-    to: Annotated[str | None, Query(description="Events on or before this date, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, DATE, Query(description="Events on or before this date, YYYY-MM-DD")] = None,
     since: Annotated[
         str | None,
         Query(
@@ -299,6 +299,6 @@ async def retract_event(request: Request, event_id: EventId, key: IngestKey) -> 
     dependencies=READ,
     responses={404: {"description": "No such event", **PROBLEM}},
 )
-async def event_history(request: Request, conn: ReadConnection, event_id: EventId) -> Response:
+async def get_event_history(request: Request, conn: ReadConnection, event_id: EventId) -> Response:
     """Every version of an event: what it said, when it was recorded, superseded or retracted, and by which key."""
     return cached(request, await service.history_json(conn, event_id))

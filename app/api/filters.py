@@ -10,17 +10,20 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from app.api.params import (
+    DATE,
+    TWO_NUMBERS,
     AsOfQuery,
     BboxQuery,
     CursorQuery,
     DateQuery,
+    KindQuery,
     decode_cursor,
     encode_cursor,
     parse_as_of,
     parse_bbox,
     parse_date,
     parse_date_range,
-    parse_list,
+    parse_kinds,
     parse_point,
 )
 from app.db.queries.filters import AreaFilter, ChangesFilter, ControlFilter, Page, PlaceSearch, Point
@@ -37,13 +40,13 @@ CoalitionQuery = Annotated[
         openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
     ),
 ]
-KindQuery = Annotated[str | None, Query(description="Comma-separated place kinds: city,town,airbase...")]
 FromQuery = Annotated[
     str | None,
+    DATE,
     Query(alias="from", description="YYYY-MM-DD", openapi_examples={"Dec 2016": {"value": "2016-12-01"}}),
 ]
 ToQuery = Annotated[
-    str | None, Query(description="YYYY-MM-DD", openapi_examples={"Jan 2017": {"value": "2017-01-31"}})
+    str | None, DATE, Query(description="YYYY-MM-DD", openapi_examples={"Jan 2017": {"value": "2017-01-31"}})
 ]
 
 
@@ -74,13 +77,12 @@ def control_filter(
     coalition: CoalitionQuery = None,
     kind: KindQuery = None,
 ) -> ControlFilter:
-    kinds = parse_list(kind)
     return ControlFilter(
         at=at,
         bbox=parse_bbox(bbox),
         actor=actor,
         coalition=coalition,
-        kinds=tuple(kinds) if kinds is not None else None,
+        kinds=parse_kinds(kind),
         as_of=as_of,
     )
 
@@ -112,7 +114,9 @@ def place_search(
         ),
     ] = None,
     near: Annotated[
-        str | None, Query(description="LON,LAT: places within radius_km of this point, nearest first")
+        str | None,
+        TWO_NUMBERS,
+        Query(description="LON,LAT: places within radius_km of this point, nearest first"),
     ] = None,
     radius_km: Annotated[float, Query(gt=0, le=2000, description="Radius around `near`, in km")] = 50,
     bbox: BboxQuery = None,
@@ -120,13 +124,13 @@ def place_search(
 ) -> PlaceSearch:
     if q is not None and not q.strip():
         raise InvalidParameter("q", "must not be empty")
-    point, kinds = parse_point("near", near), parse_list(kind)
+    point = parse_point("near", near)
     return PlaceSearch(
         q=q,
         near=Point(*point) if point else None,
         radius_km=radius_km,
         bbox=parse_bbox(bbox),
-        kinds=tuple(kinds) if kinds is not None else None,
+        kinds=parse_kinds(kind),
     )
 
 

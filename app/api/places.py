@@ -73,7 +73,7 @@ async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath) -
 
 
 @router.get("/places/{ref}/control", response_model=ControlRead, dependencies=READ, responses=PROBLEMS)
-async def get_control(
+async def get_place_control(
     request: Request, conn: ReadConnection, ref: PlaceRefPath, at: OnDate, as_of: AsOf
 ) -> Response:
     """Who held the place on a date (default today), since when, with the event and sources behind it."""
@@ -86,7 +86,9 @@ async def get_control(
     dependencies=READ,
     responses={404: PROBLEMS[404], 409: PROBLEMS[409]},
 )
-async def get_timeline(request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOf) -> Response:
+async def get_place_timeline(
+    request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOf
+) -> Response:
     """The place's control periods and events, in date order, with sources."""
     return cached(request, await timeline_json(conn, ref=ref, as_of=as_of))
 

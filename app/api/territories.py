@@ -13,7 +13,7 @@ from starlette.responses import Response
 from app.api.auth import IngestKey
 from app.api.caching import GEOJSON, JSON, cached
 from app.api.deps import READ, ReadConnection
-from app.api.filters import AreaQuery, OnDate
+from app.api.filters import AreaQuery, FromQuery, OnDate, ToQuery
 from app.api.params import BboxQuery, parse_bbox, parse_date_range
 from app.api.responses import PROBLEM
 from app.db.queries.territory import frontlines_json, territories_json, territory_diff_json
@@ -172,7 +172,7 @@ def _features_of(body: dict[str, Any]) -> list[Any]:
     dependencies=READ,
     responses={**READ_PROBLEMS, 200: {"content": {GEOJSON: {}}}},
 )
-async def territories(request: Request, conn: ReadConnection, where: AreaQuery) -> Response:
+async def list_territories(request: Request, conn: ReadConnection, where: AreaQuery) -> Response:
     """Areas held on a date, as GeoJSON: actor, its coalitions, dates, source, geodesic area; simplified on request."""
     return cached(request, await territories_json(conn, where), where.at, media_type=GEOJSON)
 
@@ -187,19 +187,14 @@ async def territories(request: Request, conn: ReadConnection, where: AreaQuery) 
         200: {"content": {GEOJSON: {}}},
     },
 )
-async def territory_diff(
+async def get_territory_diff(
     request: Request,
     conn: ReadConnection,
     actor: Annotated[
         str, Query(description="Actor slug (required)", openapi_examples={"IS": {"value": "islamic-state"}})
     ],
-    from_: Annotated[
-        str | None,
-        Query(alias="from", description="YYYY-MM-DD", openapi_examples={"before": {"value": "2016-12-01"}}),
-    ] = None,
-    to: Annotated[
-        str | None, Query(description="YYYY-MM-DD", openapi_examples={"after": {"value": "2016-12-20"}})
-    ] = None,
+    from_: FromQuery = None,
+    to: ToQuery = None,
 ) -> Response:
     """What an actor gained and lost between two dates: polygons with `change` gained|lost, areas and totals."""
     start, end = parse_date_range(from_, to)
@@ -253,7 +248,9 @@ async def create_territories(
     dependencies=READ,
     responses={**READ_PROBLEMS, 200: {"content": {GEOJSON: {}}}},
 )
-async def frontlines(request: Request, conn: ReadConnection, at: OnDate, bbox: BboxQuery = None) -> Response:
+async def list_frontlines(
+    request: Request, conn: ReadConnection, at: OnDate, bbox: BboxQuery = None
+) -> Response:
     """Front lines in force on a date, as GeoJSON, with both sides, dates, source and geodesic length."""
     return cached(request, await frontlines_json(conn, at=at, bbox=parse_bbox(bbox)), at, media_type=GEOJSON)
 

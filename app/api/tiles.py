@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Request
+from pydantic import WithJsonSchema
 from starlette.responses import Response
 
 from app.api.caching import JSON, cache_control, cached
 from app.api.deps import READ, ReadConnection
 from app.api.filters import OnDate
-from app.api.params import DateQuery, parse_date
+from app.api.params import DateQuery, one_of, parse_date
 from app.db.queries.tiles import DESCRIPTIONS, FIELDS, LAYERS, Layer, layer_bounds, tile_mvt
 from app.errors import InvalidParameter, NotFound
 
@@ -19,10 +20,13 @@ router = APIRouter(prefix="/v1/tiles", tags=["vector tiles"])
 
 MVT = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
+# Shown as integers; parsed by _tile_numbers, so a bad one is a 400 problem naming it.
+PIXEL_INDEX = WithJsonSchema({"type": "integer", "minimum": 0})
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 LayerPath = Annotated[
     str,
+    one_of(Layer),
     Path(
         description="places, territories or frontlines",
         openapi_examples={"territories": {"value": "territories"}, "places": {"value": "places"}},
@@ -66,13 +70,21 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
         404: {"description": "Unknown layer", **PROBLEM},
     },
 )
-async def tile(
+async def get_tile(
     request: Request,
     conn: ReadConnection,
     layer: LayerPath,
-    z: Annotated[str, Path(description="Zoom, 0..22", openapi_examples={"z8": {"value": "8"}})],
-    x: Annotated[str, Path(description="Column, 0..2^z-1", openapi_examples={"z8": {"value": "155"}})],
-    y: Annotated[str, Path(description="Row, 0..2^z-1", openapi_examples={"z8": {"value": "102"}})],
+    z: Annotated[
+        str,
+        WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}),
+        Path(description="Zoom, 0..22", openapi_examples={"z8": {"value": "8"}}),
+    ],
+    x: Annotated[
+        str, PIXEL_INDEX, Path(description="Column, 0..2^z-1", openapi_examples={"z8": {"value": "155"}})
+    ],
+    y: Annotated[
+        str, PIXEL_INDEX, Path(description="Row, 0..2^z-1", openapi_examples={"z8": {"value": "102"}})
+    ],
     at: OnDate,
 ) -> Response:
     """One vector tile of a layer on a date (default today), built by PostGIS; 204 when it would be empty."""
@@ -95,7 +107,7 @@ async def tile(
         404: {"description": "Unknown layer", **PROBLEM},
     },
 )
-async def tilejson(
+async def get_tilejson(
     request: Request, conn: ReadConnection, layer: LayerPath, at: DateQuery = None
 ) -> Response:
     """A TileJSON 3.0.0 document for a layer: its fields, zoom range, bounds and the tile URL (keeping `at`)."""
