@@ -40,13 +40,14 @@ CoalitionQuery = Annotated[
         openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
     ),
 ]
+# Both ends of an interval are required (a missing one is a 400 problem naming it).
 FromQuery = Annotated[
-    str | None,
+    str,
     DATE,
     Query(alias="from", description="YYYY-MM-DD", openapi_examples={"Dec 2016": {"value": "2016-12-01"}}),
 ]
 ToQuery = Annotated[
-    str | None, DATE, Query(description="YYYY-MM-DD", openapi_examples={"Jan 2017": {"value": "2017-01-31"}})
+    str, DATE, Query(description="YYYY-MM-DD", openapi_examples={"Jan 2017": {"value": "2017-01-31"}})
 ]
 
 
@@ -89,8 +90,8 @@ def control_filter(
 
 def changes_filter(
     as_of: AsOf,
-    start: FromQuery = None,
-    to: ToQuery = None,
+    start: FromQuery,
+    to: ToQuery,
     bbox: BboxQuery = None,
     actor: ActorQuery = None,
 ) -> ChangesFilter:

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, as_of_sql, at_moment
 from app.db.queries.filters import IN_BBOX, OF_KINDS, ChangesFilter, ControlFilter, Page
 from app.db.queries.pages import page_body
-from app.db.queries.places import RESOLVED_PLACES_CTE, one_place_json
+from app.db.queries.places import one_place_json
+from app.db.queries.references import RESOLVED_PLACES_CTE
 
 # The uncertainty window of an event: a month-precision event may have happened any day of its month.
 PRECISION_WINDOW = (
