@@ -7,9 +7,15 @@ Geometry is EPSG:4326; areas and lengths are geodesic (`::geography`). Validity 
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from datetime import date
 
-from app.db.queries.control import COALITIONS_ON_DATE_CTE, FEATURE_COLLECTION
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.queries.as_of import live_sql
+from app.db.queries.control import COALITIONS_ON_DATE_CTE, FEATURE_COLLECTION, holder_filters
+from app.db.queries.filters import AreaFilter, BBox
+from app.db.queries.references import filter_kinds, refuse_unmatched, resolve, resolving_filters
 
 # Simplified copies kept by the database (migration 0003): the tolerance, in degrees, each was made with.
 SIMPLIFIED_COPIES = (("geom_z6", 0.02), ("geom_z8", 0.005))
@@ -42,6 +48,30 @@ SOURCE_JSON = """(SELECT json_build_object('slug', s.slug, 'title', s.title, 'pu
 ACTOR_JSON = "json_build_object('slug', {a}.slug, 'name', {a}.name, 'color', {a}.color)"
 
 
+async def territories_json(conn: AsyncConnection, where: AreaFilter) -> bytes:
+    """Territories in force on a date as a GeoJSON FeatureCollection, built by PostgreSQL."""
+    sql = territories_sql(
+        bbox=where.bbox is not None,
+        actor=where.actor is not None,
+        coalition=where.coalition is not None,
+        tolerance=where.tolerance,
+    )
+    params: dict[str, object] = {
+        "at": where.at,
+        "actor": where.actor,
+        "coalition": where.coalition,
+        "tolerance": where.tolerance,
+    }
+    if where.bbox:
+        params |= where.bbox.params()
+    row = (await conn.execute(live_sql(sql), params)).one()
+    await refuse_unmatched(
+        conn, row, {"actor": ("actor", where.actor), "coalition": ("coalition", where.coalition)}
+    )
+    body: str = row.body
+    return body.encode()
+
+
 def territories_sql(*, bbox: bool, actor: bool, coalition: bool, tolerance: float | None) -> str:
     """Territories in force on :at as a GeoJSON FeatureCollection; clipped to the bbox, simplified when asked."""
     geometry = geometry_for_tolerance(tolerance)
@@ -49,11 +79,9 @@ def territories_sql(*, bbox: bool, actor: bool, coalition: bool, tolerance: floa
     if bbox:
         filters.append(f"t.geom && {BBOX}")
         geometry = f"ST_Multi(ST_ClipByBox2D({geometry}, {BBOX}))"
-    if actor:
-        filters.append("a.slug = :actor")
-    if coalition:
-        filters.append(":coalition = ANY(ac.slugs)")
-    return f"""
+    filters += holder_filters(actor=actor, coalition=coalition, holder="t.actor_id")
+    return resolving_filters(
+        f"""
         WITH {COALITIONS_ON_DATE_CTE}
         {FEATURE_COLLECTION}
         FROM (
@@ -76,7 +104,9 @@ def territories_sql(*, bbox: bool, actor: bool, coalition: bool, tolerance: floa
             CROSS JOIN LATERAL (SELECT {geometry} AS geom) AS g
             WHERE {" AND ".join(filters)} AND NOT ST_IsEmpty(g.geom)
         ) AS features
-    """
+    """,
+        filter_kinds(actor=actor, coalition=coalition),
+    )
 
 
 # What an actor held on :from and on :to (the union of its territories in force), and the differences both ways.
@@ -114,7 +144,22 @@ TERRITORY_DIFF = text(f"""
             FROM measured WHERE NOT ST_IsEmpty(geom)), '[]'::json))::text
 """)
 
-ACTOR_ID = text("SELECT id FROM actor WHERE slug = :slug")
+
+async def territory_diff_json(conn: AsyncConnection, *, actor: str, start: date, end: date) -> bytes:
+    """What `actor` gained and lost between two dates, as GeoJSON with areas and totals; 404 with suggestions
+    for an actor reference that names none. (Resolved first: the diff is geometry work, not a round trip.)"""
+    actor_id = (await resolve(conn, "actor", actor, field="actor", location="query"))["id"]
+    body: str = await conn.scalar(TERRITORY_DIFF, {"actor_id": actor_id, "from": start, "to": end})
+    return body.encode()
+
+
+async def frontlines_json(conn: AsyncConnection, *, at: date, bbox: BBox | None) -> bytes:
+    """Front lines in force on `at` as a GeoJSON FeatureCollection, clipped to `bbox` when given."""
+    params: dict[str, object] = {"at": at}
+    if bbox:
+        params |= bbox.params()
+    body: str = await conn.scalar(live_sql(frontlines_sql(bbox=bbox is not None)), params)
+    return body.encode()
 
 
 def frontlines_sql(*, bbox: bool) -> str:
@@ -157,9 +202,6 @@ PREPARE_GEOMETRIES = text("""
     CROSS JOIN LATERAL territory_prepare_geometry(x.geojson, x.srid, :dimension, :repair) AS p
     ORDER BY x.n
 """)
-
-# {table} is "actor" or "source", never user input.
-SLUG_IDS = "SELECT slug, id FROM {table} WHERE slug = ANY(CAST(:slugs AS text[]))"
 
 # Rows already stored under the given external ids, and whether each equals what is sent now (geometry included:
 # `=` on geometry compares coordinates exactly).
