@@ -31,7 +31,8 @@ from app.db.queries.territory import tolerance_for_zoom
 from app.errors import InvalidParameter
 
 ActorQuery = Annotated[
-    str | None, Query(description="Actor: slug, name or alias", openapi_examples={"IS": {"value": "islamic-state"}})
+    str | None,
+    Query(description="Actor: slug, name or alias", openapi_examples={"IS": {"value": "islamic-state"}}),
 ]
 CoalitionQuery = Annotated[
     str | None,
