@@ -22,6 +22,7 @@ from app.schemas.places import (
     PlacePage,
     PlacePatch,
     PlaceRead,
+    PlaceWritten,
     TimelineRead,
 )
 from app.services import registry as service
@@ -95,6 +96,7 @@ async def get_place_timeline(
 
 @router.post(
     "/places",
+    response_model=PlaceWritten,
     status_code=201,
     responses={**CREATED, **write_problems("ingest", {409: "The slug is stored with other content"})},
 )
@@ -105,6 +107,7 @@ async def create_place(request: Request, place: PlaceCreate, key: IngestKey) -> 
 
 @router.patch(
     "/places/{slug}",
+    response_model=PlaceWritten,
     responses=write_problems("ingest", {404: "No place has that slug; the problem lists the closest"}),
 )
 async def correct_place(request: Request, slug: Slug, patch: PlacePatch, key: IngestKey) -> Response:
@@ -116,6 +119,7 @@ async def correct_place(request: Request, slug: Slug, patch: PlacePatch, key: In
 
 @router.post(
     "/places/{slug}/names",
+    response_model=PlaceWritten,
     status_code=201,
     responses={
         200: {"description": "The place already had every spelling"},
@@ -134,6 +138,7 @@ async def add_place_names(request: Request, slug: Slug, body: PlaceNames, key: I
 
 @router.delete(
     "/places/{slug}/names/{name:path}",
+    response_model=PlaceWritten,
     responses=write_problems(
         "ingest",
         {404: "No such place, or no such spelling of it", 409: "The spelling is the primary name"},

@@ -54,6 +54,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "control_event_changed",
     "record_event_versions",
     "control_event_version_notify",
+    "assign_feed_positions",
 )
 
 
@@ -68,7 +69,7 @@ def read_sources() -> dict[str, str]:
         raise SnapshotError(f"{sorted(unlisted)} in {SOURCES_DIR} are not listed in INSTALL_ORDER")
     if missing := set(INSTALL_ORDER) - on_disk:
         raise SnapshotError(f"INSTALL_ORDER lists {sorted(missing)}, which have no file in {SOURCES_DIR}")
-    return {name: (SOURCES_DIR / f"{name}.sql").read_text() for name in INSTALL_ORDER}
+    return {name: (SOURCES_DIR / f"{name}.sql").read_text(encoding="utf-8") for name in INSTALL_ORDER}
 
 
 def snapshot_dir(revision: str) -> Path:
@@ -83,16 +84,16 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def read_snapshot(revision: str, *, verify: bool = True) -> dict[str, str]:
+def read_snapshot(revision: str) -> dict[str, str]:
     """A revision's snapshot, name -> text, in its install order (checked against its checksums)."""
     folder = snapshot_dir(revision)
     if not has_snapshot(revision):
         raise SnapshotError(f"revision {revision} has no snapshot ({folder / MANIFEST} is missing)")
     scripts: dict[str, str] = {}
-    for line in (folder / MANIFEST).read_text().splitlines():
+    for line in (folder / MANIFEST).read_text(encoding="utf-8").splitlines():
         digest, file_name = line.split(maxsplit=1)
-        text = (folder / file_name).read_text()
-        if verify and _digest(text) != digest:
+        text = (folder / file_name).read_text(encoding="utf-8")
+        if _digest(text) != digest:
             raise SnapshotError(
                 f"{folder / file_name} differs from the checksum taken with it: a snapshot is never edited; "
                 "change app/db/sql and make a new revision"
@@ -114,10 +115,10 @@ def take_snapshot(revision: str, *, replace: bool = False) -> Path:
     sources = read_sources()
     folder.mkdir(parents=True)
     for name, text in sources.items():
-        (folder / f"{name}.sql").write_text(text)
+        (folder / f"{name}.sql").write_text(text, encoding="utf-8")
     # sha256sum's format, so `sha256sum -c SHA256SUMS` checks a snapshot by hand too.
     (folder / MANIFEST).write_text(
-        "".join(f"{_digest(text)}  {name}.sql\n" for name, text in sources.items())
+        "".join(f"{_digest(text)}  {name}.sql\n" for name, text in sources.items()), encoding="utf-8"
     )
     return folder
 
