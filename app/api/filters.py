@@ -104,7 +104,7 @@ def changes_page(
     limit: Annotated[int, Query(ge=1, le=5000, description="Places per page")] = 500,
     cursor: CursorQuery = None,
 ) -> Page:
-    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, 1))
+    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, int))
 
 
 def place_search(
@@ -140,7 +140,7 @@ def places_page(
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page")] = 50,
     cursor: CursorQuery = None,
 ) -> Page:
-    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, 2))
+    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, float, int))
 
 
 def area_filter(
