@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import asyncpg
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+if TYPE_CHECKING:
+    # The CLI raises these errors too: it need not import FastAPI for them (its start-up time).
+    from fastapi import FastAPI, Request
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("territory")
@@ -300,6 +301,9 @@ def translate_database_error(exc: DBAPIError) -> DomainError | None:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         return problem(
