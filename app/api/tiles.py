@@ -46,7 +46,7 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
     """z/x/y as integers within the tile pyramid: 0 <= z <= 22 and 0 <= x, y < 2^z."""
     numbers = []
     for name, value in (("z", z), ("x", x), ("y", y)):
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # not "²", which str.isdigit takes and int() does not
             raise InvalidParameter(name, f"'{value}' is not a whole number", location="path")
         numbers.append(int(value))
     zoom, column, row = numbers
