@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from app.api import actors, control, events, health, places, registry, territories, tiles
+from app.api import actors, control, events, health, ogc, places, registry, territories, tiles
 from app.api.auth import read_access
 from app.api.limits import BodySizeLimit, RateLimiter
 from app.db.engine import create_engine, read_only, resolve_database_url
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    for router in (places.router, control.router, actors.router, tiles.router):
+    for router in (places.router, control.router, actors.router, tiles.router, ogc.router):
         app.include_router(router, dependencies=[Depends(read_access)])
     # Writes check their own key (ingest or admin scope); their reads follow the read setting.
     app.include_router(events.router)
