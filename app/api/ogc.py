@@ -17,7 +17,7 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from app.api.caching import cached
-from app.api.deps import ReadConnection
+from app.api.deps import READ, ReadConnection
 from app.api.params import parse_bbox
 from app.db.queries.cql2 import filter_sql
 from app.db.queries.ogc import COLLECTIONS, EXTENTS, Collection, PropertyType, item_sql, items_sql
@@ -42,7 +42,8 @@ from app.schemas.ogc import (
     queryables,
 )
 
-router = APIRouter(prefix="/ogc", tags=["OGC API"])
+# Every OGC resource is a read: it follows the read-key setting.
+router = APIRouter(prefix="/ogc", tags=["OGC API"], dependencies=READ)
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 PROBLEMS: dict[int | str, dict[str, Any]] = {

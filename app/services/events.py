@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries import events as q
 from app.errors import Conflict, NotFound, Unprocessable
-from app.schemas.dataset import EventFields
-from app.schemas.events import EventCreate, EventPatch
+from app.schemas.events import EventCreate, EventFields, EventPatch
 from app.services.keys import ApiKey, Recorder
 
 # Which kind of reference each field of an event is, and how many suggestions an unknown one gets.

@@ -26,14 +26,9 @@ from app.db.queries import registry as q
 from app.db.queries.events import SUGGEST
 from app.db.queries.places import PLACE_DETAIL, one_place_json, suggestions
 from app.errors import Conflict, NotFound, PlaceNotFound, Unprocessable, sqlstate
-from app.schemas.dataset import ActorIn, CoalitionIn, MembershipIn, PlaceIn, PlaceNameIn, SourceIn
-from app.schemas.registry import (
-    ActorPatch,
-    CoalitionPatch,
-    MembershipPatch,
-    PlacePatch,
-    SourcePatch,
-)
+from app.schemas.actors import ActorIn, ActorPatch, CoalitionIn, CoalitionPatch, MembershipIn, MembershipPatch
+from app.schemas.places import PlaceIn, PlaceNameIn, PlacePatch
+from app.schemas.sources import SourceIn, SourcePatch
 from app.services.events import ACTOR, PLACE, SOURCE, Resolver
 from app.services.keys import ApiKey
 

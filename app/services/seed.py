@@ -32,7 +32,10 @@ from app.db.models import (
 )
 from app.db.queries.events import RECORD_VERSIONS
 from app.paths import DATA_DIR
-from app.schemas.dataset import ActorIn, CoalitionIn, EventIn, PlaceIn, PlaceNameIn, SourceIn
+from app.schemas.actors import ActorIn, CoalitionIn
+from app.schemas.dataset import EventIn
+from app.schemas.places import PlaceIn, PlaceNameIn
+from app.schemas.sources import SourceIn
 from app.services.territory import InvalidFeatures, Kind, ingest
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries import territory as q
 from app.errors import Conflict, Unprocessable
-from app.schemas.territory import (
+from app.schemas.territories import (
     MAX_VERTICES,
     WGS84,
     Crs,

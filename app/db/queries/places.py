@@ -7,6 +7,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.queries.as_of import live_sql
+from app.db.queries.filters import IN_BBOX, OF_KINDS, Page, PlaceSearch
+from app.db.queries.pages import page_body
 from app.errors import AmbiguousPlace, PlaceNotFound
 
 # A place reference is its id, its slug, or any spelling (compared normalised: case, accents, apostrophes and
@@ -21,10 +24,6 @@ RESOLVED_PLACES_CTE = """
         SELECT id FROM by_key UNION ALL SELECT id FROM by_name
     )
 """
-
-# Filters shared by the queries over many places (`p` is the place).
-IN_BBOX = "p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
-OF_KINDS = "p.kind = ANY(:kinds)"
 
 CANDIDATES = text(f"""
     WITH {RESOLVED_PLACES_CTE}
@@ -65,6 +64,32 @@ async def resolve_place(conn: AsyncConnection, ref: str) -> dict[str, Any]:
     if len(candidates) != 1:
         await raise_unresolved(conn, ref, candidates)
     return candidates[0]
+
+
+async def search_places_json(conn: AsyncConnection, where: PlaceSearch, page: Page) -> bytes:
+    """A page of places matching the search, ranked (by similarity, distance or id), with its `next` link."""
+    sql = search_sql(
+        q=bool(where.q),
+        near=where.near is not None,
+        bbox=where.bbox is not None,
+        kinds=where.kinds is not None,
+        after=page.after is not None,
+    )
+    params: dict[str, object] = {
+        "q": where.q,
+        "kinds": list(where.kinds) if where.kinds is not None else None,
+        "limit": page.limit + 1,
+    }
+    if where.near:
+        params |= {"lon": where.near.lon, "lat": where.near.lat, "radius_m": where.radius_km * 1000}
+    if where.bbox:
+        params |= where.bbox.params()
+    if page.after:
+        params |= {"after_key": float(page.after[0]), "after_id": int(page.after[1])}
+    rows = (await conn.execute(live_sql(sql), params)).all()
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return page_body([row.item for row in rows], [rows[-1].sort_key, rows[-1].id] if more else None, page)
 
 
 def search_sql(*, q: bool, near: bool, bbox: bool, kinds: bool, after: bool) -> str:
@@ -137,6 +162,11 @@ PLACE_DETAIL = text(f"""
             FROM place AS p
             WHERE p.id = (SELECT id FROM resolved) AND (SELECT count(*) FROM resolved) = 1)::text AS body
 """)
+
+
+async def place_json(conn: AsyncConnection, ref: str) -> bytes:
+    """One place: location, kind, parent, children and every known spelling."""
+    return (await one_place_json(conn, PLACE_DETAIL, ref)).encode()
 
 
 async def one_place_json(conn: AsyncConnection, statement: Any, ref: str, **params: Any) -> str:

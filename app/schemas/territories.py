@@ -120,3 +120,47 @@ def vertex_count(geometry: Polygon | MultiPolygon | LineString | MultiLineString
     if geometry.type in ("Polygon", "MultiLineString"):
         return sum(len(part) for part in coordinates)
     return sum(len(ring) for polygon in coordinates for ring in polygon)
+
+
+class OverlapRead(BaseModel):
+    territory: dict[str, Any]
+    dates: dict[str, date | None]
+    area_km2: float
+    bbox: list[float]
+    geometry: dict[str, Any]
+
+
+class IngestItem(BaseModel):
+    id: int
+    external_id: str
+    result: Literal["created", "existing", "updated"]
+    overlaps: list[OverlapRead] = []
+
+
+class IngestBatchItem(IngestItem):
+    index: int
+
+
+class IngestReport(BaseModel):
+    created: int
+    existing: int
+    items: list[IngestBatchItem]
+
+
+class DiffTotals(BaseModel):
+    held_before_km2: float
+    held_after_km2: float
+    gained_km2: float
+    lost_km2: float
+    net_km2: float
+
+
+class TerritoryDiff(BaseModel):
+    type: Literal["FeatureCollection"]
+    actor: dict[str, Any]
+    from_: date
+    to: date
+    totals: DiffTotals
+    features: list[dict[str, Any]]
+
+    model_config = {"populate_by_name": True}
