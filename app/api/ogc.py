@@ -19,8 +19,10 @@ from starlette.responses import Response
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
 from app.api.params import parse_bbox
+from app.api.tiles import MAX_ZOOM, MVT, get_tile
 from app.db.queries.cql2 import filter_sql
 from app.db.queries.ogc import COLLECTIONS, EXTENTS, Collection, PropertyType, item_sql, items_sql
+from app.db.queries.tiles import FIELDS
 from app.errors import InvalidParameter, NotAcceptable, NotFound
 from app.schemas.ogc import (
     CONFORMANCE,
@@ -32,6 +34,7 @@ from app.schemas.ogc import (
     MAX_LIMIT,
     OPENAPI_JSON,
     SCHEMA_JSON,
+    TILE_LAYERS,
     TITLES,
     collection_document,
     collections_document,
@@ -40,6 +43,8 @@ from app.schemas.ogc import (
     link,
     openapi_document,
     queryables,
+    tileset,
+    tilesets,
 )
 
 # Every OGC resource is a read: it follows the read-key setting.
@@ -394,3 +399,79 @@ async def item(
     response = cached(request, body, params.get("at"), media_type=media_type)
     response.headers.update(CONTENT_CRS)
     return response
+
+
+def tile_layer(collection_id: str) -> str:
+    collection_of(collection_id)
+    if collection_id not in TILE_LAYERS:
+        raise NotFound(
+            f"{collection_id} has no vector tiles; these collections do: {', '.join(TILE_LAYERS)}.",
+            collections=list(TILE_LAYERS),
+        )
+    return TILE_LAYERS[collection_id]
+
+
+def tile_date(datetime_: str | None) -> date:
+    """The date of the tiles' state: `datetime` as one date, default today."""
+    return state_date(COLLECTIONS["places"], parse_datetime(datetime_))
+
+
+def kept_datetime(on: date, datetime_: str | None) -> str:
+    return f"?datetime={on.isoformat()}" if datetime_ else ""
+
+
+@router.get("/collections/{collection_id}/tiles", responses=PROBLEMS)
+async def collection_tilesets(
+    request: Request, collection_id: CollectionPath, datetime_: DatetimeQuery = None, f: FormatQuery = None
+) -> Response:
+    """The collection's vector tilesets (OGC API - Tiles): one, in WebMercatorQuad."""
+    negotiate(request, f, JSON_FORMATS)
+    tile_layer(collection_id)
+    on = tile_date(datetime_)
+    body = tilesets(root_of(request), collection_id, kept_datetime(on, datetime_))
+    return cached(request, orjson.dumps(body), media_type=JSON)
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad", responses=PROBLEMS)
+async def collection_tileset(
+    request: Request, collection_id: CollectionPath, datetime_: DatetimeQuery = None, f: FormatQuery = None
+) -> Response:
+    """A tileset's metadata: its tile URL template (keeping `datetime`), its layer and the layer's fields."""
+    negotiate(request, f, JSON_FORMATS)
+    layer = tile_layer(collection_id)
+    on = tile_date(datetime_)
+    body = tileset(
+        root_of(request),
+        COLLECTIONS[collection_id],
+        layer,
+        FIELDS[layer],
+        kept_datetime(on, datetime_),
+        MAX_ZOOM,
+    )
+    return cached(request, orjson.dumps(body), on if datetime_ else None, media_type=JSON)
+
+
+@router.get(
+    "/collections/{collection_id}/tiles/WebMercatorQuad/{tile_matrix}/{tile_row}/{tile_col}",
+    response_class=Response,
+    responses={
+        **PROBLEMS,
+        200: {
+            "content": {MVT: {}},
+            "description": "The tile (Mapbox Vector Tile 2.1), the same as /v1/tiles",
+        },
+        204: {"description": "Nothing of this collection in the tile on that date"},
+    },
+)
+async def collection_tile(
+    request: Request,
+    conn: ReadConnection,
+    collection_id: CollectionPath,
+    tile_matrix: Annotated[str, Path(description="Zoom, 0..22")],
+    tile_row: Annotated[str, Path(description="Row (y), 0..2^z-1")],
+    tile_col: Annotated[str, Path(description="Column (x), 0..2^z-1")],
+    datetime_: DatetimeQuery = None,
+) -> Response:
+    """One vector tile in the OGC order (zoom/row/column) on the date `datetime` (default today)."""
+    layer = tile_layer(collection_id)
+    return await get_tile(request, conn, layer, tile_matrix, tile_col, tile_row, tile_date(datetime_))

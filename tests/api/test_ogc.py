@@ -312,3 +312,48 @@ async def test_items_carry_an_etag_and_answer_304(client: httpx.AsyncClient) -> 
     assert first.headers["cache-control"].startswith("public, max-age=") and first.headers["etag"]
     again = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+PALMYRA_Z8 = (8, 101, 155)  # zoom, row (y), column (x): Palmyra, 38.27°E 34.56°N
+
+
+async def test_ogc_tiles_are_the_v1_tiles_in_ogc_order(client: httpx.AsyncClient) -> None:
+    z, row, col = PALMYRA_Z8
+    for collection, layer in (("places", "places"), ("territories", "territories")):
+        ogc = await client.get(
+            f"/ogc/collections/{collection}/tiles/WebMercatorQuad/{z}/{row}/{col}",
+            params={"datetime": "2016-12-20"},
+        )
+        v1 = await client.get(f"/v1/tiles/{layer}/{z}/{col}/{row}.mvt", params={"at": "2016-12-20"})
+        dated = await client.get(f"/v1/tiles/{layer}/2016-12-20/{z}/{col}/{row}.mvt")
+        assert ogc.status_code == v1.status_code == dated.status_code == 200
+        assert ogc.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        assert ogc.content == v1.content == dated.content
+    other_day = await client.get(f"/v1/tiles/territories/2016-12-01/{z}/{col}/{row}.mvt")
+    assert other_day.content != dated.content  # the date in the path is the date of the tile
+    await problem(client, "/ogc/collections/events/tiles/WebMercatorQuad/8/101/155", 404)
+    await problem(client, "/v1/tiles/places/someday/8/155/101.mvt")
+
+
+async def test_tileset_metadata_keeps_the_date_in_its_template(client: httpx.AsyncClient) -> None:
+    listing = (await client.get("/ogc/collections/territories/tiles")).json()
+    [tileset] = listing["tilesets"]
+    assert tileset["dataType"] == "vector" and tileset["crs"] == "http://www.opengis.net/def/crs/EPSG/0/3857"
+    response = await client.get(
+        "/ogc/collections/territories/tiles/WebMercatorQuad", params={"datetime": "2016-12-20"}
+    )
+    body = response.json()
+    [template] = [link for link in body["links"] if link["rel"] == "item"]
+    assert template["templated"] is True and template["type"] == "application/vnd.mapbox-vector-tile"
+    assert template["href"].endswith("/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}?datetime=2016-12-20")
+    [layer] = body["layers"]
+    assert layer["geometryDimension"] == 2
+    assert layer["propertiesSchema"]["properties"]["area_km2"] == {"type": "number"}
+
+
+async def test_tilejson_field_types_are_what_gdal_understands(client: httpx.AsyncClient) -> None:
+    for layer in ("places", "territories", "frontlines"):
+        fields = (await client.get(f"/v1/tiles/{layer}.json")).json()["vector_layers"][0]["fields"]
+        assert set(fields.values()) <= {"String", "Number", "Boolean"}, fields
+    territories = (await client.get("/v1/tiles/territories.json")).json()["vector_layers"][0]["fields"]
+    assert territories["area_km2"] == "Number" and territories["approximate"] == "Boolean"
