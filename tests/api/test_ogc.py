@@ -282,6 +282,12 @@ async def test_pages_follow_next_links_to_the_end(client: httpx.AsyncClient) -> 
         assert "numberMatched" not in page  # counted on the first page only
         seen += [f["id"] for f in page["features"]]
     assert len(seen) == len(set(seen)) == total and seen == sorted(seen)
+    link_header = (await client.get(ITEMS.format("events"))).headers["link"]
+    assert '; rel="self"; type="application/geo+json"' in link_header
+    assert (
+        '/ogc/collections/events/queryables>; rel="http://www.opengis.net/def/rel/ogc/1.0/queryables"'
+        in link_header
+    )
 
 
 async def test_one_feature_and_a_missing_one(client: httpx.AsyncClient) -> None:
