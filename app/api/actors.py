@@ -16,11 +16,17 @@ from app.api.responses import CREATED, PROBLEM, write, write_problems
 from app.db.queries.actors import actor_json, actors_json, coalition_json, coalitions_json
 from app.schemas.actors import (
     ActorCreate,
+    ActorDetail,
     ActorPatch,
+    ActorRead,
+    ActorWritten,
     CoalitionCreate,
+    CoalitionDetail,
     CoalitionPatch,
+    CoalitionRead,
     MembershipCreate,
     MembershipPatch,
+    MembershipRead,
 )
 from app.services import registry as service
 
@@ -35,25 +41,25 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/actors", dependencies=READ)
+@router.get("/actors", response_model=list[ActorRead], dependencies=READ)
 async def list_actors(request: Request, conn: ReadConnection) -> Response:
     """Every armed actor, with its kind, aliases, parent and map colour."""
     return cached(request, await actors_json(conn))
 
 
-@router.get("/actors/{slug}", dependencies=READ, responses=NOT_FOUND)
+@router.get("/actors/{slug}", response_model=ActorDetail, dependencies=READ, responses=NOT_FOUND)
 async def get_actor(request: Request, conn: ReadConnection, slug: str) -> Response:
     """One actor, with its coalition memberships over time."""
     return cached(request, await actor_json(conn, slug))
 
 
-@router.get("/coalitions", dependencies=READ)
+@router.get("/coalitions", response_model=list[CoalitionRead], dependencies=READ)
 async def list_coalitions(request: Request, conn: ReadConnection) -> Response:
     """Every coalition, with how many actors have ever been members."""
     return cached(request, await coalitions_json(conn))
 
 
-@router.get("/coalitions/{slug}", dependencies=READ, responses=NOT_FOUND)
+@router.get("/coalitions/{slug}", response_model=CoalitionDetail, dependencies=READ, responses=NOT_FOUND)
 async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: DateQuery = None) -> Response:
     """One coalition and its members: on the date `at` when given, otherwise every membership over time."""
     on = parse_date("at", at) if at else None
@@ -62,25 +68,30 @@ async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: D
 
 @router.post(
     "/actors",
+    response_model=ActorWritten,
     status_code=201,
     responses={**CREATED, **write_problems("admin", {409: "The slug is stored with other content"})},
 )
 async def create_actor(request: Request, actor: ActorCreate, key: AdminKey) -> Response:
     """Add an armed actor; `warnings` says when a name or alias also names another actor."""
-    return await write(request, lambda conn: service.create_actor(conn, actor, key=key))
+    return await write(request, lambda conn: service.create_actor(conn, actor, key=key), "/v1/actors/{slug}")
 
 
 @router.patch(
     "/actors/{slug}",
+    response_model=ActorWritten,
     responses=write_problems("admin", {404: "No actor has that slug"}),
 )
 async def correct_actor(request: Request, slug: Slug, patch: ActorPatch, key: AdminKey) -> Response:
     """Correct an actor: the fields given replace the stored ones."""
-    return await write(request, lambda conn: service.correct_actor(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_actor(conn, slug, patch, key=key), "/v1/actors/{slug}"
+    )
 
 
 @router.post(
     "/coalitions",
+    response_model=CoalitionDetail,
     status_code=201,
     responses={
         **CREATED,
@@ -89,20 +100,26 @@ async def correct_actor(request: Request, slug: Slug, patch: ActorPatch, key: Ad
 )
 async def create_coalition(request: Request, coalition: CoalitionCreate, key: AdminKey) -> Response:
     """Add a coalition, with its memberships over time."""
-    return await write(request, lambda conn: service.create_coalition(conn, coalition, key=key))
+    return await write(
+        request, lambda conn: service.create_coalition(conn, coalition, key=key), "/v1/coalitions/{slug}"
+    )
 
 
 @router.patch(
     "/coalitions/{slug}",
+    response_model=CoalitionDetail,
     responses=write_problems("admin", {404: "No coalition has that slug"}),
 )
 async def correct_coalition(request: Request, slug: Slug, patch: CoalitionPatch, key: AdminKey) -> Response:
     """Correct a coalition's name, description or colour."""
-    return await write(request, lambda conn: service.correct_coalition(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_coalition(conn, slug, patch, key=key), "/v1/coalitions/{slug}"
+    )
 
 
 @router.post(
     "/coalitions/{slug}/members",
+    response_model=MembershipRead,
     status_code=201,
     responses={
         200: {"description": "Already stored"},
@@ -119,11 +136,16 @@ async def add_membership(
     request: Request, slug: Slug, membership: MembershipCreate, key: AdminKey
 ) -> Response:
     """Record that an actor belonged to the coalition over `[from, to)`."""
-    return await write(request, lambda conn: service.add_membership(conn, slug, membership, key=key))
+    return await write(
+        request,
+        lambda conn: service.add_membership(conn, slug, membership, key=key),
+        "/v1/coalitions/{slug}/members/{membership_id}",
+    )
 
 
 @router.get(
     "/coalitions/{slug}/members/{membership_id}",
+    response_model=MembershipRead,
     dependencies=READ,
     responses={404: {"description": "No such membership of this coalition", **PROBLEM}},
 )
@@ -136,6 +158,7 @@ async def get_membership(
 
 @router.patch(
     "/coalitions/{slug}/members/{membership_id}",
+    response_model=MembershipRead,
     responses=write_problems(
         "admin",
         {
@@ -149,16 +172,23 @@ async def correct_membership(
 ) -> Response:
     """Correct a membership, e.g. end it: `{"to": "2017-11-01"}` (exclusive)."""
     return await write(
-        request, lambda conn: service.correct_membership(conn, slug, membership_id, patch, key=key)
+        request,
+        lambda conn: service.correct_membership(conn, slug, membership_id, patch, key=key),
+        "/v1/coalitions/{slug}/members/{membership_id}",
     )
 
 
 @router.delete(
     "/coalitions/{slug}/members/{membership_id}",
+    response_model=CoalitionDetail,
     responses=write_problems("admin", {404: "No such membership of this coalition"}),
 )
 async def remove_membership(
     request: Request, slug: Slug, membership_id: MembershipId, key: AdminKey
 ) -> Response:
     """Delete a membership recorded in error and answer with the coalition (to end one, PATCH its `to`)."""
-    return await write(request, lambda conn: service.remove_membership(conn, slug, membership_id, key=key))
+    return await write(
+        request,
+        lambda conn: service.remove_membership(conn, slug, membership_id, key=key),
+        "/v1/coalitions/{slug}",
+    )

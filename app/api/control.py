@@ -10,8 +10,9 @@ from starlette.responses import Response
 from app.api.caching import GEOJSON, cached
 from app.api.deps import READ, ReadConnection
 from app.api.filters import AsOf, ChangesPage, ChangesQuery, ControlQuery, OnDate
+from app.api.responses import GeoJSONResponse
 from app.db.queries.control import changes_json, control_map_json, summary_json
-from app.schemas.control import ChangesRead, FeatureCollection
+from app.schemas.control import ChangesRead, ControlMap, SummaryRead
 
 router = APIRouter(prefix="/v1", tags=["control"])
 BAD_INPUT: dict[int | str, dict[str, Any]] = {
@@ -22,8 +23,9 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/control",
     dependencies=READ,
-    response_model=FeatureCollection,
-    responses={**BAD_INPUT, 200: {"content": {GEOJSON: {}}}},
+    response_model=ControlMap,
+    response_class=GeoJSONResponse,
+    responses=BAD_INPUT,
 )
 async def get_control_map(request: Request, conn: ReadConnection, where: ControlQuery) -> Response:
     """Every place's state on a date, as a GeoJSON FeatureCollection ready for a map."""
@@ -38,7 +40,7 @@ async def get_changes(
     return cached(request, await changes_json(conn, where, page), where.start, where.end)
 
 
-@router.get("/summary", dependencies=READ)
+@router.get("/summary", response_model=SummaryRead, dependencies=READ, responses=BAD_INPUT)
 async def get_summary(request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf) -> Response:
     """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
     return cached(request, await summary_json(conn, at=at, as_of=as_of), at)

@@ -22,7 +22,15 @@ from app.db.queries.filters import Page
 from app.db.queries.pages import page_body
 from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, PayloadTooLarge
-from app.schemas.events import EventBatch, EventCreate, EventPage, EventPatch
+from app.schemas.events import (
+    EventBatch,
+    EventBatchReport,
+    EventCreate,
+    EventDetail,
+    EventHistory,
+    EventPage,
+    EventPatch,
+)
 from app.services import events as service
 from app.services import feed
 
@@ -54,7 +62,12 @@ IdempotencyKey = Annotated[
 EventId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The event's id")]
 
 
-@router.post("", status_code=201, responses={200: {"description": "Already recorded"}, **WRITE_PROBLEMS})
+@router.post(
+    "",
+    response_model=EventDetail,
+    status_code=201,
+    responses={200: {"description": "Already recorded"}, **WRITE_PROBLEMS},
+)
 async def create_event(
     request: Request, event: EventCreate, key: IngestKey, idempotency_key: IdempotencyKey = None
 ) -> Response:
@@ -75,6 +88,7 @@ async def create_event(
 
 @router.post(
     "/batch",
+    response_model=EventBatchReport,
     status_code=201,
     responses={200: {"description": "Every event was already recorded"}, **WRITE_PROBLEMS},
 )
@@ -261,6 +275,7 @@ async def server_sent_events(changes: AsyncIterator[feed.Item | None]) -> AsyncI
 
 @router.get(
     "/{event_id}",
+    response_model=EventDetail,
     dependencies=READ,
     responses={404: {"description": "No such event", **PROBLEM}},
 )
@@ -269,7 +284,11 @@ async def get_event(request: Request, conn: ReadConnection, event_id: EventId) -
     return cached(request, await service.event_json(conn, event_id))
 
 
-@router.patch("/{event_id}", responses={404: {"description": "No such event", **PROBLEM}, **WRITE_PROBLEMS})
+@router.patch(
+    "/{event_id}",
+    response_model=EventDetail,
+    responses={404: {"description": "No such event", **PROBLEM}, **WRITE_PROBLEMS},
+)
 async def correct_event(request: Request, event_id: EventId, patch: EventPatch, key: IngestKey) -> Response:
     """Correct an event: the fields given replace the current ones; the previous version stays in its history."""
 
@@ -280,7 +299,11 @@ async def correct_event(request: Request, event_id: EventId, patch: EventPatch, 
     return json_response(await in_transaction(request.app.state.engine, work), 200)
 
 
-@router.delete("/{event_id}", responses={404: {"description": "No such event", **PROBLEM}, **WRITE_PROBLEMS})
+@router.delete(
+    "/{event_id}",
+    response_model=EventDetail,
+    responses={404: {"description": "No such event", **PROBLEM}, **WRITE_PROBLEMS},
+)
 async def retract_event(request: Request, event_id: EventId, key: IngestKey) -> Response:
     """Retract an event: it no longer shapes who held the place, and stays in its history (nothing is erased)."""
 
@@ -293,6 +316,7 @@ async def retract_event(request: Request, event_id: EventId, key: IngestKey) -> 
 
 @router.get(
     "/{event_id}/history",
+    response_model=EventHistory,
     dependencies=READ,
     responses={404: {"description": "No such event", **PROBLEM}},
 )

@@ -40,19 +40,33 @@ CoalitionQuery = Annotated[
         openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
     ),
 ]
+# Both ends of an interval are required (a missing one is a 400 problem naming it).
 FromQuery = Annotated[
-    str | None,
+    str,
     DATE,
     Query(alias="from", description="YYYY-MM-DD", openapi_examples={"Dec 2016": {"value": "2016-12-01"}}),
 ]
 ToQuery = Annotated[
-    str | None, DATE, Query(description="YYYY-MM-DD", openapi_examples={"Jan 2017": {"value": "2017-01-31"}})
+    str, DATE, Query(description="YYYY-MM-DD", openapi_examples={"Jan 2017": {"value": "2017-01-31"}})
 ]
 
 
 def link_to_next(request: Request) -> Callable[[list[Any]], str]:
     """The next page's URL: this request's, with `cursor` set to the key of the page's last item."""
     return lambda key: str(request.url.include_query_params(cursor=encode_cursor(key)))
+
+
+def page_of(*, default: int, most: int, items: str, key_size: int) -> Any:
+    """The dependency giving a route's `Page`: `limit` (1..most) and the `cursor` of a previous `next` link."""
+
+    def page(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=most, description=f"{items} per page")] = default,
+        cursor: CursorQuery = None,
+    ) -> Page:
+        return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, key_size))
+
+    return Depends(page)
 
 
 def on_date(at: DateQuery = None) -> date:
@@ -89,21 +103,13 @@ def control_filter(
 
 def changes_filter(
     as_of: AsOf,
-    start: FromQuery = None,
-    to: ToQuery = None,
+    start: FromQuery,
+    to: ToQuery,
     bbox: BboxQuery = None,
     actor: ActorQuery = None,
 ) -> ChangesFilter:
     first, last = parse_date_range(start, to)
     return ChangesFilter(start=first, end=last, bbox=parse_bbox(bbox), actor=actor, as_of=as_of)
-
-
-def changes_page(
-    request: Request,
-    limit: Annotated[int, Query(ge=1, le=5000, description="Places per page")] = 500,
-    cursor: CursorQuery = None,
-) -> Page:
-    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, 1))
 
 
 def place_search(
@@ -132,14 +138,6 @@ def place_search(
         bbox=parse_bbox(bbox),
         kinds=parse_kinds(kind),
     )
-
-
-def places_page(
-    request: Request,
-    limit: Annotated[int, Query(ge=1, le=500, description="Items per page")] = 50,
-    cursor: CursorQuery = None,
-) -> Page:
-    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, 2))
 
 
 def area_filter(
@@ -173,7 +171,7 @@ def area_filter(
 
 ControlQuery = Annotated[ControlFilter, Depends(control_filter)]
 ChangesQuery = Annotated[ChangesFilter, Depends(changes_filter)]
-ChangesPage = Annotated[Page, Depends(changes_page)]
+ChangesPage = Annotated[Page, page_of(default=500, most=5000, items="Places", key_size=1)]
 PlaceSearchQuery = Annotated[PlaceSearch, Depends(place_search)]
-PlacesPage = Annotated[Page, Depends(places_page)]
+PlacesPage = Annotated[Page, page_of(default=50, most=500, items="Items", key_size=2)]
 AreaQuery = Annotated[AreaFilter, Depends(area_filter)]

@@ -22,6 +22,7 @@ from app.schemas.places import (
     PlacePage,
     PlacePatch,
     PlaceRead,
+    PlaceWritten,
     TimelineRead,
 )
 from app.services import registry as service
@@ -95,25 +96,30 @@ async def get_place_timeline(
 
 @router.post(
     "/places",
+    response_model=PlaceWritten,
     status_code=201,
     responses={**CREATED, **write_problems("ingest", {409: "The slug is stored with other content"})},
 )
 async def create_place(request: Request, place: PlaceCreate, key: IngestKey) -> Response:
     """Add a place with its spellings; `warnings` says when a spelling also names another place."""
-    return await write(request, lambda conn: service.create_place(conn, place, key=key))
+    return await write(request, lambda conn: service.create_place(conn, place, key=key), "/v1/places/{slug}")
 
 
 @router.patch(
     "/places/{slug}",
+    response_model=PlaceWritten,
     responses=write_problems("ingest", {404: "No place has that slug; the problem lists the closest"}),
 )
 async def correct_place(request: Request, slug: Slug, patch: PlacePatch, key: IngestKey) -> Response:
     """Correct a place: the fields given replace the stored ones."""
-    return await write(request, lambda conn: service.correct_place(conn, slug, patch, key=key))
+    return await write(
+        request, lambda conn: service.correct_place(conn, slug, patch, key=key), "/v1/places/{slug}"
+    )
 
 
 @router.post(
     "/places/{slug}/names",
+    response_model=PlaceWritten,
     status_code=201,
     responses={
         200: {"description": "The place already had every spelling"},
@@ -125,11 +131,14 @@ async def correct_place(request: Request, slug: Slug, patch: PlacePatch, key: In
 )
 async def add_place_names(request: Request, slug: Slug, body: PlaceNames, key: IngestKey) -> Response:
     """Add spellings to a place, so lookups find it by them; `warnings` says when one names another place too."""
-    return await write(request, lambda conn: service.add_names(conn, slug, body.names, key=key))
+    return await write(
+        request, lambda conn: service.add_names(conn, slug, body.names, key=key), "/v1/places/{slug}"
+    )
 
 
 @router.delete(
     "/places/{slug}/names/{name:path}",
+    response_model=PlaceWritten,
     responses=write_problems(
         "ingest",
         {404: "No such place, or no such spelling of it", 409: "The spelling is the primary name"},
@@ -137,4 +146,6 @@ async def add_place_names(request: Request, slug: Slug, body: PlaceNames, key: I
 )
 async def remove_place_name(request: Request, slug: Slug, name: str, key: IngestKey) -> Response:
     """Remove one spelling of a place (exact match; never its primary name) and answer with the place."""
-    return await write(request, lambda conn: service.remove_name(conn, slug, name, key=key))
+    return await write(
+        request, lambda conn: service.remove_name(conn, slug, name, key=key), "/v1/places/{slug}"
+    )

@@ -15,18 +15,19 @@ from app.api.caching import GEOJSON, JSON, cached
 from app.api.deps import READ, ReadConnection
 from app.api.filters import AreaQuery, FromQuery, OnDate, ToQuery
 from app.api.params import BboxQuery, parse_bbox, parse_date_range
-from app.api.responses import PROBLEM
+from app.api.responses import PROBLEM, GeoJSONResponse
 from app.db.queries.territory import frontlines_json, territories_json, territory_diff_json
 from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, PayloadTooLarge
-from app.schemas.control import FeatureCollection
 from app.schemas.territories import (
     MAX_VERTICES,
     FrontLineFeatureIn,
+    FrontLineMap,
     IngestItem,
     IngestReport,
     TerritoryDiff,
     TerritoryFeatureIn,
+    TerritoryMap,
 )
 from app.services.territory import Kind, Report, ingest
 
@@ -168,9 +169,10 @@ def _features_of(body: dict[str, Any]) -> list[Any]:
 
 @router.get(
     "/territories",
-    response_model=FeatureCollection,
+    response_model=TerritoryMap,
+    response_class=GeoJSONResponse,
     dependencies=READ,
-    responses={**READ_PROBLEMS, 200: {"content": {GEOJSON: {}}}},
+    responses=READ_PROBLEMS,
 )
 async def list_territories(request: Request, conn: ReadConnection, where: AreaQuery) -> Response:
     """Areas held on a date, as GeoJSON: actor, its coalitions, dates, source, geodesic area; simplified on request."""
@@ -180,11 +182,11 @@ async def list_territories(request: Request, conn: ReadConnection, where: AreaQu
 @router.get(
     "/territories/diff",
     response_model=TerritoryDiff,
+    response_class=GeoJSONResponse,
     dependencies=READ,
     responses={
         **READ_PROBLEMS,
         404: {"description": "Unknown actor", **PROBLEM},
-        200: {"content": {GEOJSON: {}}},
     },
 )
 async def get_territory_diff(
@@ -193,8 +195,8 @@ async def get_territory_diff(
     actor: Annotated[
         str, Query(description="Actor slug (required)", openapi_examples={"IS": {"value": "islamic-state"}})
     ],
-    from_: FromQuery = None,
-    to: ToQuery = None,
+    from_: FromQuery,
+    to: ToQuery,
 ) -> Response:
     """What an actor gained and lost between two dates: polygons with `change` gained|lost, areas and totals."""
     start, end = parse_date_range(from_, to)
@@ -244,9 +246,10 @@ async def create_territories(
 
 @router.get(
     "/frontlines",
-    response_model=FeatureCollection,
+    response_model=FrontLineMap,
+    response_class=GeoJSONResponse,
     dependencies=READ,
-    responses={**READ_PROBLEMS, 200: {"content": {GEOJSON: {}}}},
+    responses=READ_PROBLEMS,
 )
 async def list_frontlines(
     request: Request, conn: ReadConnection, at: OnDate, bbox: BboxQuery = None

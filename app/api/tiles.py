@@ -9,16 +9,17 @@ from fastapi import APIRouter, Path, Request
 from pydantic import WithJsonSchema
 from starlette.responses import Response
 
-from app.api.caching import JSON, cache_control, cached
+from app.api.caching import cache_control, cached
 from app.api.deps import READ, ReadConnection
 from app.api.filters import OnDate
 from app.api.params import DateQuery, one_of, parse_date
+from app.api.responses import BINARY, MVT, MVTResponse
 from app.db.queries.tiles import DESCRIPTIONS, FIELDS, LAYERS, Layer, layer_bounds, tile_mvt
 from app.errors import InvalidParameter, NotFound
+from app.schemas.tiles import TileJSON
 
 router = APIRouter(prefix="/v1/tiles", tags=["vector tiles"])
 
-MVT = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
 # Shown as integers; parsed by _tile_numbers, so a bad one is a 400 problem naming it.
 PIXEL_INDEX = WithJsonSchema({"type": "integer", "minimum": 0})
@@ -62,9 +63,9 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
 @router.get(
     "/{layer}/{z}/{x}/{y}.mvt",
     dependencies=READ,
-    response_class=Response,
+    response_class=MVTResponse,
     responses={
-        200: {"content": {MVT: {}}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
+        200: {"content": {MVT: BINARY}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
         204: {"description": "Nothing of this layer in the tile on that date"},
         400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
         404: {"description": "Unknown layer", **PROBLEM},
@@ -130,8 +131,8 @@ async def get_dated_tile(
 @router.get(
     "/{layer}.json",
     dependencies=READ,
+    response_model=TileJSON,
     responses={
-        200: {"content": {JSON: {}}, "description": "TileJSON 3.0.0"},
         404: {"description": "Unknown layer", **PROBLEM},
     },
 )

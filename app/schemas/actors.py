@@ -7,7 +7,8 @@ from datetime import date
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from app.schemas.common import Slug, Strict, examples
+from app.schemas.common import Read, Ref, Slug, Strict, Warning, examples
+from app.schemas.sources import SourceBrief
 from app.vocabulary import ActorKind, MembershipRole
 
 
@@ -134,3 +135,64 @@ class CoalitionPatch(Strict):
     name: str | None = None
     description: str | None = None
     color: str | None = None
+
+
+class ActorRead(Read):
+    slug: str
+    name: str
+    kind: ActorKind
+    aliases: list[str]
+    color: str
+    parent: Ref | None
+
+
+class Membership(Read):
+    """A membership over `[from, to)`: `to` is the first day it no longer holds (null: open)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: int
+    from_: date | None = Field(alias="from")
+    to: date | None
+    role: MembershipRole
+    note: str | None
+    source: SourceBrief | None
+
+
+class ActorMembership(Membership):
+    coalition: Ref
+
+
+class ActorDetail(ActorRead):
+    notes: str | None
+    memberships: list[ActorMembership]
+
+
+class ActorWritten(ActorDetail):
+    warnings: list[Warning]
+
+
+class CoalitionRead(Read):
+    slug: str
+    name: str
+    description: str | None
+    color: str
+    members: int = Field(description="How many actors have ever been members")
+
+
+class CoalitionMember(Membership):
+    actor: Ref
+
+
+class CoalitionDetail(Read):
+    slug: str
+    name: str
+    description: str | None
+    color: str
+    at: date | None = Field(description="The date the members are listed for; null: every membership")
+    members: list[CoalitionMember]
+
+
+class MembershipRead(Membership):
+    coalition: Ref
+    actor: Ref

@@ -17,15 +17,36 @@ def examples(*items: dict[str, Any]) -> ConfigDict:
     return ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": list(items)})
 
 
-class Ref(BaseModel):
+class Read(BaseModel):
+    """An answer's shape. A member the model does not name is an error, so the contract test (every GET route's
+    body validated against its declared model) fails when a query and its model drift apart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Ref(Read):
     slug: str
     name: str
 
 
-class PlaceRef(BaseModel):
+class ColoredRef(Ref):
+    color: str = Field(description="Map colour, #rrggbb")
+
+
+class PlaceRef(Read):
     id: int
     slug: str
     name: str
+
+
+class Warning(BaseModel):
+    """Stored, but worth knowing: e.g. a spelling that also names another place."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str
+    reason: str
+    kind: str | None = None
 
 
 class Suggestion(BaseModel):

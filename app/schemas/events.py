@@ -6,9 +6,9 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from app.schemas.common import PlaceRef, Ref, Strict
+from app.schemas.common import PlaceRef, Read, Ref, Strict
 from app.schemas.sources import SourceRead
 from app.vocabulary import Confidence, EventKind, Precision, Status
 
@@ -94,7 +94,7 @@ class EventPatch(Strict):
     notes: str | None = None
 
 
-class EventRead(BaseModel):
+class EventRead(Read):
     id: int
     external_id: str
     date: date
@@ -122,7 +122,58 @@ class EventItem(EventRead):
     retracted_at: datetime | None
 
 
-class EventPage(BaseModel):
+class EventPage(Read):
     items: list[EventItem]
     next: str | None
     position: int | None
+
+
+class EventDetail(EventRead):
+    """An event as it stands now: its place, latest version, and when it was corrected or retracted."""
+
+    place: PlaceRef
+    version: int
+    updated_at: datetime | None
+    retracted_at: datetime | None
+
+
+class EventBatchItem(Read):
+    index: int
+    id: int
+    external_id: str
+    result: Literal["created", "existing"]
+
+
+class EventBatchReport(Read):
+    created: int
+    existing: int
+    items: list[EventBatchItem]
+
+
+class EventVersion(Read):
+    """What one version of an event said (references by slug), and when it was the record."""
+
+    version: int
+    change: Literal["created", "corrected", "retracted"]
+    recorded_from: datetime
+    recorded_until: datetime | None
+    recorded_by: str | None
+    place: PlaceRef | None
+    date: dt.date
+    precision: Precision
+    seq: int
+    kind: EventKind
+    status: Status
+    actor: Ref | None
+    loses: Ref | None
+    parties: list[str]
+    confidence: Confidence
+    notes: str | None
+    sources: list[str]
+
+
+class EventHistory(Read):
+    id: int
+    external_id: str
+    retracted_at: datetime | None
+    versions: list[EventVersion]

@@ -4,11 +4,12 @@ pages, who held it on a date, its timeline)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from geojson_pydantic import Point
+from pydantic import Field, field_validator
 
-from app.schemas.common import PlaceRef, Ref, Slug, Strict, examples
+from app.schemas.common import PlaceRef, Read, Ref, Slug, Strict, Warning, examples
 from app.schemas.events import EventRead
 from app.schemas.sources import SourceRead
 from app.vocabulary import PlaceKind
@@ -80,42 +81,42 @@ class PlaceNames(Strict):
     names: list[PlaceNameIn] = Field(min_length=1, max_length=200)
 
 
-class PlaceName(BaseModel):
+class PlaceName(Read):
     name: str
     lang: str | None
 
 
-class PlaceRead(BaseModel):
+class PlaceRead(Read):
     id: int
     slug: str
     name: str
-    kind: str
+    kind: PlaceKind
     country_code: str
     population: int | None
-    location: dict[str, Any]
+    location: Point
     parent: PlaceRef | None
     children: list[PlaceRef]
     names: list[PlaceName]
 
 
-class PlaceItem(BaseModel):
+class PlaceItem(Read):
     id: int
     slug: str
     name: str
-    kind: str
+    kind: PlaceKind
     country_code: str
-    location: dict[str, Any]
+    location: Point
     score: float | None = None
     matched_name: str | None = None
     distance_km: float | None = None
 
 
-class PlacePage(BaseModel):
+class PlacePage(Read):
     items: list[PlaceItem]
     next: str | None
 
 
-class EventBrief(BaseModel):
+class EventBrief(Read):
     id: int
     external_id: str
     date: date
@@ -126,7 +127,7 @@ class EventBrief(BaseModel):
     sources: list[SourceRead]
 
 
-class TerritoryBasis(BaseModel):
+class TerritoryBasis(Read):
     """The territory a place lies in, when no control period covers it on the date."""
 
     id: int
@@ -137,7 +138,7 @@ class TerritoryBasis(BaseModel):
     source: SourceRead | None
 
 
-class ControlRead(BaseModel):
+class ControlRead(Read):
     place: PlaceRef
     at: date
     basis: Literal["event", "territory"] | None
@@ -181,7 +182,7 @@ class ControlRead(BaseModel):
     }
 
 
-class PeriodRead(BaseModel):
+class PeriodRead(Read):
     since: date
     until: date | None
     status: str
@@ -190,7 +191,11 @@ class PeriodRead(BaseModel):
     event_id: int
 
 
-class TimelineRead(BaseModel):
+class TimelineRead(Read):
     place: PlaceRef
     periods: list[PeriodRead]
     events: list[EventRead]
+
+
+class PlaceWritten(PlaceRead):
+    warnings: list[Warning]

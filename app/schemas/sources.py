@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from app.schemas.common import Slug, Strict, examples
+from app.schemas.common import Read, Slug, Strict, Warning, examples
 
 
 class SourceIn(Strict):
@@ -45,9 +45,25 @@ class SourcePatch(Strict):
     notes: str | None = None
 
 
-class SourceRead(BaseModel):
+class SourceRead(Read):
     slug: str
     title: str
     publisher: str | None
     url: str | None
     published_on: date | None
+
+
+class SourceBrief(Read):
+    slug: str
+    title: str
+    url: str | None
+
+
+class SourceDetail(SourceRead):
+    notes: str | None
+    events: int = Field(description="How many events cite it")
+    memberships: int = Field(description="How many coalition memberships cite it")
+
+
+class SourceWritten(SourceDetail):
+    warnings: list[Warning]

@@ -111,3 +111,29 @@ async def test_summary_counts_places_held_by_kind(client: httpx.AsyncClient) -> 
     assert actors["islamic-state"]["places"] == 3  # Palmyra, Raqqa, al-Bab
     coalitions = {c["slug"]: c for c in body["coalitions"]}
     assert coalitions["euphrates-shield"]["places"] == 2
+
+
+async def test_map_features_say_between_whom_and_how_sure_as_the_place_answer_does(
+    client: httpx.AsyncClient,
+) -> None:
+    """A contested place on the map carries its parties, end, certainty and event, like /places/{ref}/control."""
+    for place, on in (
+        ("aleppo", "2015-06-01"),
+        ("deir-ez-zor", "2014-07-15"),
+        ("deir-ez-zor-airport", "2017-01-20"),
+    ):
+        collection = (await client.get("/v1/control", params={"at": on})).json()
+        [feature] = [f for f in collection["features"] if f["properties"]["slug"] == place]
+        one = (await client.get(f"/v1/places/{place}/control", params={"at": on})).json()
+        properties = feature["properties"]
+        assert properties["parties"] == one["parties"] and properties["parties"]
+        assert (properties["status"], properties["until"], properties["certainty"]) == (
+            one["status"],
+            one["until"],
+            one["certainty"],
+        )
+        assert properties["event_id"] == one["event"]["id"]
+    aleppo = await client.get("/v1/control", params={"at": "2015-06-01", "bbox": "37.0,36.0,37.3,36.3"})
+    [feature] = aleppo.json()["features"]
+    assert {p["slug"] for p in feature["properties"]["parties"]} == {"syrian-army", "syrian-rebels"}
+    assert feature["properties"]["controller"] is None

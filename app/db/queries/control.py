@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, as_of_sql, at_moment
 from app.db.queries.filters import IN_BBOX, OF_KINDS, ChangesFilter, ControlFilter, Page
 from app.db.queries.pages import page_body
-from app.db.queries.places import RESOLVED_PLACES_CTE, one_place_json
+from app.db.queries.places import one_place_json
+from app.db.queries.references import RESOLVED_PLACES_CTE
 
 # The uncertainty window of an event: a month-precision event may have happened any day of its month.
 PRECISION_WINDOW = (
@@ -56,6 +57,9 @@ def period_at(alias: str, at: str = ":at") -> str:
 
 PERIOD_AT = period_at("cp")
 
+# The parties of a contested or besieged place (between whom); only those have any, so the lookup runs for them.
+MAP_PARTIES = f"""CASE WHEN cardinality(cp.party_ids) > 0 THEN {PERIOD_PARTIES.strip()} ELSE '[]'::json END"""
+
 # A place no control period covers on :at, inside a territory in force then: the territory's actor held it.
 # The condition on cp sits inside the subquery, so the probe (GiST on territory (geom, valid)) runs only for
 # such places. Of two territories covering it, an exact one wins over an approximate one, then the latest.
@@ -80,6 +84,13 @@ TERRITORY_JSON = """CASE WHEN tr.id IS NOT NULL THEN json_build_object(
                                         'published_on', s.published_on)
                FROM source AS s WHERE s.id = tr.source_id)) END"""
 
+# How sure the answer is: an approximate territory, or a date inside a coarse event's uncertainty window, is
+# possible; anything else known is definite (null: nothing known). `e` is the period's event.
+CERTAINTY = f"""CASE
+    WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
+    WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
+    ELSE 'definite' END"""
+
 CONTROL_BODY = f"""
     json_build_object(
         'place', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name),
@@ -91,10 +102,7 @@ CONTROL_BODY = f"""
         'since', lower(coalesce(cp.valid, tr.valid)),
         'until', upper(coalesce(cp.valid, tr.valid)),
         'parties', {PERIOD_PARTIES},
-        'certainty', CASE
-            WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
-            WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
-            ELSE 'definite' END,
+        'certainty', {CERTAINTY},
         'event', CASE WHEN e.id IS NOT NULL THEN json_build_object(
             'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision,
             'kind', e.kind, 'confidence', e.confidence, 'notes', e.notes, 'sources', {EVENT_SOURCES}) END,
@@ -199,10 +207,15 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
                     'color', a.color,
                     'coalitions', coalesce(ac.coalitions, '[]'::json),
                     'since', lower(coalesce(cp.valid, tr.valid)),
+                    'until', upper(coalesce(cp.valid, tr.valid)),
+                    'parties', {MAP_PARTIES},
+                    'certainty', {CERTAINTY},
+                    'event_id', cp.control_event_id,
                     'territory_id', tr.id)) AS feature
             FROM place AS p
             {PERIOD_AT}
             {TERRITORY_AT}
+            LEFT JOIN control_event AS e ON e.id = cp.control_event_id
             LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
             LEFT JOIN actor_coalitions AS ac ON ac.actor_id = {HOLDER_ID}
             {where}

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.queries.as_of import live_sql
 from app.db.queries.control import (
     BASIS,
+    CERTAINTY,
     COALITIONS_ON_DATE_CTE,
     HOLDER_ID,
     PERIOD_AT,
-    PRECISION_WINDOW,
     STATUS,
     TERRITORY_AT,
 )
@@ -33,11 +33,6 @@ Temporal = Literal["state", "range", "date"]
 
 SLUGS_OF_ACTORS = "(SELECT string_agg(x.slug, ',' ORDER BY x.slug) FROM actor AS x WHERE x.id = ANY({ids}))"
 SOURCE_SLUG = "(SELECT s.slug FROM source AS s WHERE s.id = {alias}.source_id)"
-
-CERTAINTY = f"""CASE
-    WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
-    WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
-    ELSE 'definite' END"""
 
 PLACES = f"""
     SELECT p.id, p.geom, p.slug, p.name, p.kind, p.country_code,

@@ -1,4 +1,4 @@
-"""Finding places: by id, slug or any spelling, and the closest names when nothing matches."""
+"""Place reads: search, and one place's detail (references are resolved by app/db/queries/references.py)."""
 
 from __future__ import annotations
 
@@ -10,60 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.queries.as_of import live_sql
 from app.db.queries.filters import IN_BBOX, OF_KINDS, Page, PlaceSearch
 from app.db.queries.pages import page_body
-from app.errors import AmbiguousPlace, PlaceNotFound
-
-# A place reference is its id, its slug, or any spelling (compared normalised: case, accents, apostrophes and
-# hyphens do not matter). An id or slug match wins over a spelling, so a slug can never be ambiguous.
-RESOLVED_PLACES_CTE = """
-    by_key AS (
-        SELECT id FROM place WHERE slug = :ref OR id = :ref_id
-    ), by_name AS (
-        SELECT DISTINCT n.place_id AS id FROM place_name AS n
-        WHERE NOT EXISTS (SELECT 1 FROM by_key) AND n.name_norm = territory_normalize(:ref)
-    ), resolved AS (
-        SELECT id FROM by_key UNION ALL SELECT id FROM by_name
-    )
-"""
-
-CANDIDATES = text(f"""
-    WITH {RESOLVED_PLACES_CTE}
-    SELECT p.id, p.slug, p.name, p.kind, p.country_code FROM resolved JOIN place AS p USING (id) ORDER BY p.id
-""")
-
-SUGGESTIONS = text("""
-    SELECT p.id, p.slug, p.name, round(max(similarity(n.name_norm, q.norm))::numeric, 2)::float AS score
-    FROM (SELECT territory_normalize(:ref) AS norm) AS q
-    JOIN place_name AS n ON n.name_norm % q.norm
-    JOIN place AS p ON p.id = n.place_id
-    GROUP BY p.id
-    ORDER BY score DESC, p.name
-    LIMIT 5
-""")
-
-
-def ref_params(ref: str) -> dict[str, Any]:
-    ref = ref.strip()
-    return {"ref": ref, "ref_id": int(ref) if ref.isdigit() and len(ref) < 10 else None}
-
-
-async def suggestions(conn: AsyncConnection, ref: str) -> list[dict[str, Any]]:
-    rows = await conn.execute(SUGGESTIONS, ref_params(ref))
-    return [dict(row._mapping) for row in rows]
-
-
-async def raise_unresolved(conn: AsyncConnection, ref: str, candidates: list[dict[str, Any]]) -> None:
-    """Turn a reference that matched no place, or several, into the matching problem."""
-    if len(candidates) > 1:
-        raise AmbiguousPlace(ref, candidates)
-    raise PlaceNotFound(ref, await suggestions(conn, ref))
-
-
-async def resolve_place(conn: AsyncConnection, ref: str) -> dict[str, Any]:
-    """The one place `ref` names: 404 with suggestions when none does, 409 listing them when several do."""
-    candidates = [dict(row._mapping) for row in await conn.execute(CANDIDATES, ref_params(ref))]
-    if len(candidates) != 1:
-        await raise_unresolved(conn, ref, candidates)
-    return candidates[0]
+from app.db.queries.references import RESOLVED_PLACES_CTE, ref_params, refuse_place
 
 
 async def search_places_json(conn: AsyncConnection, where: PlaceSearch, page: Page) -> bytes:
@@ -176,9 +123,3 @@ async def one_place_json(conn: AsyncConnection, statement: Any, ref: str, **para
         await refuse_place(conn, ref)
     body: str = row.body
     return body
-
-
-async def refuse_place(conn: AsyncConnection, ref: str) -> None:
-    """A statement found that `ref` names no place, or several: raise the problem that says which."""
-    candidates = [dict(r._mapping) for r in await conn.execute(CANDIDATES, ref_params(ref))]
-    await raise_unresolved(conn, ref, candidates)

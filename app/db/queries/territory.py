@@ -202,9 +202,6 @@ PREPARE_GEOMETRIES = text("""
     ORDER BY x.n
 """)
 
-# {table} is "actor" or "source", never user input.
-SLUG_IDS = "SELECT slug, id FROM {table} WHERE slug = ANY(CAST(:slugs AS text[]))"
-
 # Rows already stored under the given external ids, and whether each equals what is sent now (geometry included:
 # `=` on geometry compares coordinates exactly).
 TERRITORY_ROWS = """
