@@ -18,7 +18,8 @@ from starlette.responses import Response
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
 from app.api.params import parse_bbox
-from app.api.tiles import MAX_ZOOM, MVT, get_tile
+from app.api.responses import MVT
+from app.api.tiles import MAX_ZOOM, get_tile
 from app.db.queries.cql2 import filter_sql
 from app.db.queries.ogc import (
     COLLECTIONS,

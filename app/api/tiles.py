@@ -103,9 +103,9 @@ async def get_tile(
 @router.get(
     "/{layer}/{on}/{z}/{x}/{y}.mvt",
     dependencies=READ,
-    response_class=Response,
+    response_class=MVTResponse,
     responses={
-        200: {"content": {MVT: {}}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
+        200: {"content": {MVT: BINARY}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
         204: {"description": "Nothing of this layer in the tile on that date"},
         400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
         404: {"description": "Unknown layer", **PROBLEM},
@@ -116,7 +116,9 @@ async def get_dated_tile(
     conn: ReadConnection,
     layer: LayerPath,
     on: Annotated[
-        str, Path(description="YYYY-MM-DD", openapi_examples={"Palmyra falls": {"value": "2016-12-11"}})
+        str,
+        WithJsonSchema({"type": "string", "format": "date"}),
+        Path(description="YYYY-MM-DD", openapi_examples={"Palmyra falls": {"value": "2016-12-11"}}),
     ],
     z: Annotated[str, PIXEL_INDEX, Path(description="Zoom, 0..22")],
     x: Annotated[str, PIXEL_INDEX, Path(description="Column, 0..2^z-1")],
