@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
 
 GEOJSON = "application/geo+json"
 ITEMS = "/ogc/collections/{}/items"
@@ -60,6 +61,7 @@ async def test_api_definition_declares_limit_where_gdal_and_qgis_read_it(client:
     )
     assert response.headers["content-type"] == "application/vnd.oai.openapi+json;version=3.0"
     document = response.json()
+    validate(document)  # valid OpenAPI 3.0, as ogctests and GDAL read it
     assert document["openapi"].startswith("3.0") and document["servers"] == [
         {"url": "http://territory.test/ogc"}
     ]
