@@ -1,7 +1,9 @@
 """The request's query string as the read layer's typed filters: each dependency parses one kind of request
 (through app/api/params.py, the one place a value is parsed) and gives a route the object it hands on."""
 
-# No `from __future__ import annotations`: FastAPI reads these signatures at run time.
+# No `from __future__ import annotations`: FastAPI reads these signatures at run time. The dependencies are
+# `async def` although they await nothing: FastAPI runs a plain `def` dependency in a worker thread, a thread
+# hop per dependency per request on the hot reads.
 
 from collections.abc import Callable
 from datetime import date, datetime
@@ -31,12 +33,13 @@ from app.db.queries.territory import tolerance_for_zoom
 from app.errors import InvalidParameter
 
 ActorQuery = Annotated[
-    str | None, Query(description="Actor slug", openapi_examples={"IS": {"value": "islamic-state"}})
+    str | None,
+    Query(description="Actor: slug, name or alias", openapi_examples={"IS": {"value": "islamic-state"}}),
 ]
 CoalitionQuery = Annotated[
     str | None,
     Query(
-        description="Coalition slug: what its members held on the date",
+        description="Coalition (slug or name): what its members held on the date",
         openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
     ),
 ]
@@ -59,7 +62,7 @@ def link_to_next(request: Request) -> Callable[[list[Any]], str]:
 def page_of(*, default: int, most: int, items: str, key_size: int) -> Any:
     """The dependency giving a route's `Page`: `limit` (1..most) and the `cursor` of a previous `next` link."""
 
-    def page(
+    async def page(
         request: Request,
         limit: Annotated[int, Query(ge=1, le=most, description=f"{items} per page")] = default,
         cursor: CursorQuery = None,
@@ -69,12 +72,12 @@ def page_of(*, default: int, most: int, items: str, key_size: int) -> Any:
     return Depends(page)
 
 
-def on_date(at: DateQuery = None) -> date:
+async def on_date(at: DateQuery = None) -> date:
     """`at`, a calendar date; today when not given."""
     return parse_date("at", at, default=date.today())
 
 
-def as_of_moment(as_of: AsOfQuery = None) -> datetime | None:
+async def as_of_moment(as_of: AsOfQuery = None) -> datetime | None:
     """`as_of`: answer as the record stood then (None: as it stands)."""
     return parse_as_of(as_of)
 
@@ -83,7 +86,7 @@ OnDate = Annotated[date, Depends(on_date)]
 AsOf = Annotated[datetime | None, Depends(as_of_moment)]
 
 
-def control_filter(
+async def control_filter(
     at: OnDate,
     as_of: AsOf,
     bbox: BboxQuery = None,
@@ -101,7 +104,7 @@ def control_filter(
     )
 
 
-def changes_filter(
+async def changes_filter(
     as_of: AsOf,
     start: FromQuery,
     to: ToQuery,
@@ -112,7 +115,7 @@ def changes_filter(
     return ChangesFilter(start=first, end=last, bbox=parse_bbox(bbox), actor=actor, as_of=as_of)
 
 
-def place_search(
+async def place_search(
     q: Annotated[
         str | None,
         Query(
@@ -140,7 +143,7 @@ def place_search(
     )
 
 
-def area_filter(
+async def area_filter(
     at: OnDate,
     actor: ActorQuery = None,
     coalition: CoalitionQuery = None,

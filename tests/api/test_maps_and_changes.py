@@ -95,11 +95,15 @@ async def test_coalition_members_on_a_date(client: httpx.AsyncClient) -> None:
     assert len((await client.get("/v1/coalitions")).json()) == 4
 
 
-async def test_unknown_actor_or_coalition_is_a_404_listing_the_known_ones(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/coalitions/axis-of-nobody")
+async def test_unknown_actor_or_coalition_is_a_404_suggesting_the_closest(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/coalitions/euphrates-shild")
     assert response.status_code == 404
-    assert "euphrates-shield" in response.json()["known"]
+    assert response.json()["suggestions"][0]["slug"] == "euphrates-shield"
     assert (await client.get("/v1/actors/nobody")).status_code == 404
+    # A name or an alias finds what the slug finds.
+    assert (await client.get("/v1/actors/Daesh")).json() == (
+        await client.get("/v1/actors/islamic-state")
+    ).json()
 
 
 async def test_summary_counts_places_held_by_kind(client: httpx.AsyncClient) -> None:
