@@ -1,7 +1,9 @@
 """The request's query string as the read layer's typed filters: each dependency parses one kind of request
 (through app/api/params.py, the one place a value is parsed) and gives a route the object it hands on."""
 
-# No `from __future__ import annotations`: FastAPI reads these signatures at run time.
+# No `from __future__ import annotations`: FastAPI reads these signatures at run time. The dependencies are
+# `async def` although they await nothing: FastAPI runs a plain `def` dependency in a worker thread, a thread
+# hop per dependency per request on the hot reads.
 
 from collections.abc import Callable
 from datetime import date, datetime
@@ -57,25 +59,26 @@ def link_to_next(request: Request) -> Callable[[list[Any]], str]:
     return lambda key: str(request.url.include_query_params(cursor=encode_cursor(key)))
 
 
-def page_of(*, default: int, most: int, items: str, key_size: int) -> Any:
-    """The dependency giving a route's `Page`: `limit` (1..most) and the `cursor` of a previous `next` link."""
+def page_of(*, default: int, most: int, items: str, key: tuple[type, ...]) -> Any:
+    """The dependency giving a route's `Page`: `limit` (1..most) and the `cursor` of a previous `next` link,
+    whose key has parts of the types in `key`."""
 
-    def page(
+    async def page(
         request: Request,
         limit: Annotated[int, Query(ge=1, le=most, description=f"{items} per page")] = default,
         cursor: CursorQuery = None,
     ) -> Page:
-        return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, key_size))
+        return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, *key))
 
     return Depends(page)
 
 
-def on_date(at: DateQuery = None) -> date:
+async def on_date(at: DateQuery = None) -> date:
     """`at`, a calendar date; today when not given."""
     return parse_date("at", at, default=date.today())
 
 
-def as_of_moment(as_of: AsOfQuery = None) -> datetime | None:
+async def as_of_moment(as_of: AsOfQuery = None) -> datetime | None:
     """`as_of`: answer as the record stood then (None: as it stands)."""
     return parse_as_of(as_of)
 
@@ -84,7 +87,7 @@ OnDate = Annotated[date, Depends(on_date)]
 AsOf = Annotated[datetime | None, Depends(as_of_moment)]
 
 
-def control_filter(
+async def control_filter(
     at: OnDate,
     as_of: AsOf,
     bbox: BboxQuery = None,
@@ -102,7 +105,7 @@ def control_filter(
     )
 
 
-def changes_filter(
+async def changes_filter(
     as_of: AsOf,
     start: FromQuery,
     to: ToQuery,
@@ -113,7 +116,7 @@ def changes_filter(
     return ChangesFilter(start=first, end=last, bbox=parse_bbox(bbox), actor=actor, as_of=as_of)
 
 
-def place_search(
+async def place_search(
     q: Annotated[
         str | None,
         Query(
@@ -141,7 +144,7 @@ def place_search(
     )
 
 
-def area_filter(
+async def area_filter(
     at: OnDate,
     actor: ActorQuery = None,
     coalition: CoalitionQuery = None,
@@ -172,7 +175,7 @@ def area_filter(
 
 ControlQuery = Annotated[ControlFilter, Depends(control_filter)]
 ChangesQuery = Annotated[ChangesFilter, Depends(changes_filter)]
-ChangesPage = Annotated[Page, page_of(default=500, most=5000, items="Places", key_size=1)]
+ChangesPage = Annotated[Page, page_of(default=500, most=5000, items="Places", key=(int,))]
 PlaceSearchQuery = Annotated[PlaceSearch, Depends(place_search)]
-PlacesPage = Annotated[Page, page_of(default=50, most=500, items="Items", key_size=2)]
+PlacesPage = Annotated[Page, page_of(default=50, most=500, items="Items", key=(float, int))]
 AreaQuery = Annotated[AreaFilter, Depends(area_filter)]

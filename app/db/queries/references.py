@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import NOT_FOUND, AmbiguousReference, ReferenceLocation, ReferenceNotFound
+from app.vocabulary import MAX_REFERENCE
 
 Kind = Literal["place", "actor", "coalition", "source"]
 KINDS: tuple[Kind, ...] = ("place", "actor", "coalition", "source")
@@ -106,12 +107,13 @@ _SUGGESTION_FIELDS: dict[Kind, str] = {
 
 
 def suggestions_json(kind: Kind, ref: str) -> str:
-    """The suggestions for `ref` (an SQL expression) as one JSON array, never NULL."""
-    return f"""coalesce((
+    """The suggestions for `ref` (an SQL expression) as one JSON array, never NULL. A reference longer than any
+    spelling may be (MAX_REFERENCE) gets none, without a search: a trigram search of megabytes runs for minutes."""
+    return f"""CASE WHEN char_length({ref}) > {MAX_REFERENCE} THEN '[]'::json ELSE coalesce((
         SELECT json_agg(json_build_object({_SUGGESTION_FIELDS[kind]}, 'score', round(x.score::numeric, 2)::float)
                         ORDER BY x.score DESC, x.name)
         FROM (SELECT s.* FROM ({_SUGGESTIONS[kind].format(ref=ref)}) AS s ORDER BY s.score DESC, s.name LIMIT 5) AS x
-    ), '[]'::json)"""
+    ), '[]'::json) END"""
 
 
 def resolved_cte(kind: Kind, ref: str = ":ref", *, name: str = "resolved", ref_id: str | None = None) -> str:
