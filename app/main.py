@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from app.api import actors, control, events, health, places, registry, territories, tiles
+from app.api import actors, control, events, health, map_data, places, registry, territories, tiles
 from app.api.auth import read_access
 from app.api.limits import BodySizeLimit, RateLimiter
+from app.api.pages import install_browser_side
 from app.db.engine import create_engine, read_only, resolve_database_url
 from app.errors import install_problem_handlers
 from app.settings import Settings, get_settings
@@ -57,16 +58,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the app's own assets (app/api/pages.py), not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    for router in (places.router, control.router, actors.router, tiles.router):
+    for router in (places.router, control.router, actors.router, tiles.router, map_data.router):
         app.include_router(router, dependencies=[Depends(read_access)])
     # Writes check their own key (ingest or admin scope); their reads follow the read setting.
     app.include_router(events.router)
     app.include_router(registry.router)
     app.include_router(territories.router)
+    install_browser_side(app, settings)
     return app

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 2**20, ge=1024)
     max_batch: int = Field(default=10_000, ge=1)
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    # Browser origins allowed to read the API (comma-separated, e.g. https://dash.example.org); none by default.
+    cors_origins: str = ""
+    # The map page's online raster basemap (an XYZ URL template); off by default, the page works offline.
+    basemap_url: str | None = None
 
 
 @lru_cache
