@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
-# Build: the package and its dependencies into a virtualenv.
+# Build: the locked dependencies and the package into a virtualenv.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
+# The runtime lock alone first, so this layer is rebuilt only when the lock changes (`make lock` writes it).
+COPY requirements/runtime.txt ./requirements/
+RUN /opt/venv/bin/pip install --require-hashes --no-deps -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/pip check
 
 # Run: the virtualenv, the migrations and the dataset; a non-root user; migrate, seed a new database, serve.
 FROM python:3.11-slim

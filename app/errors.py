@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 from fastapi import FastAPI, Request
@@ -42,21 +42,93 @@ class NotFound(DomainError):
     status, title = 404, "Not found"
 
 
-class PlaceNotFound(NotFound):
-    title = "Place not found"
+ReferenceLocation = Literal["path", "query", "body"]
 
-    def __init__(self, ref: str, suggestions: list[dict[str, Any]]) -> None:
+
+def unresolved_error(
+    location: ReferenceLocation, field: str, reason: str, index: int | None = None, **members: Any
+) -> dict[str, Any]:
+    """One entry of a problem's `errors`: where the reference was, which field, why, and what may help."""
+    error: dict[str, Any] = {"location": location}
+    if index is not None:
+        error["index"] = index
+    return error | {"field": field, "reason": reason, **members}
+
+
+class ReferenceNotFound(NotFound):
+    """A reference (id, slug, spelling, alias) that names nothing, with the closest names.
+
+    The same problem for every kind and surface: `suggestions` [{slug, name, score}, ...] (always present, maybe
+    empty) and one `errors` entry {location, field, reason, suggestions}. A reference in the path or a query
+    filter raises it (404); in a body its `error` joins an `Unprocessable` (422) with the request's other
+    problems."""
+
+    kind: ClassVar[str] = "reference"
+
+    def __init__(
+        self,
+        ref: str,
+        suggestions: list[dict[str, Any]],
+        *,
+        field: str | None = None,
+        location: ReferenceLocation = "path",
+        index: int | None = None,
+    ) -> None:
+        names = ", ".join(s["slug"] for s in suggestions)
+        reason = f"no {self.kind} is known as '{ref}'" + (f"; did you mean {names}?" if names else "")
+        self.error = unresolved_error(location, field or self.kind, reason, index, suggestions=suggestions)
         hint = f" Did you mean {', '.join(s['name'] for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"No place is known as '{ref}'.{hint}", suggestions=suggestions)
+        super().__init__(
+            f"No {self.kind} is known as '{ref}'.{hint}", suggestions=suggestions, errors=[self.error]
+        )
 
 
-class AmbiguousPlace(DomainError):
-    status, title = 409, "Ambiguous place name"
+class PlaceNotFound(ReferenceNotFound):
+    kind, title = "place", "Place not found"
 
-    def __init__(self, ref: str, candidates: list[dict[str, Any]]) -> None:
+
+class ActorNotFound(ReferenceNotFound):
+    kind, title = "actor", "Actor not found"
+
+
+class CoalitionNotFound(ReferenceNotFound):
+    kind, title = "coalition", "Coalition not found"
+
+
+class SourceNotFound(ReferenceNotFound):
+    kind, title = "source", "Source not found"
+
+
+NOT_FOUND: dict[str, type[ReferenceNotFound]] = {
+    c.kind: c for c in (PlaceNotFound, ActorNotFound, CoalitionNotFound, SourceNotFound)
+}
+
+
+class AmbiguousReference(DomainError):
+    """A reference that names several rows (a spelling two places share): 409 in the path or a query filter,
+    an `errors` entry {location, field, reason, candidates} of a 422 in a body."""
+
+    status, title = 409, "Ambiguous reference"
+
+    def __init__(
+        self,
+        kind: str,
+        ref: str,
+        candidates: list[dict[str, Any]],
+        *,
+        field: str | None = None,
+        location: ReferenceLocation = "path",
+        index: int | None = None,
+    ) -> None:
+        slugs = ", ".join(c["slug"] for c in candidates)
+        reason = f"'{ref}' names more than one {kind}: {slugs}; use the slug"
+        self.error = unresolved_error(location, field or kind, reason, index, candidates=candidates)
         names = "; ".join(f"{c['name']} ({c['slug']})" for c in candidates)
         super().__init__(
-            f"'{ref}' names more than one place: {names}. Use the slug or id.", candidates=candidates
+            f"'{ref}' names more than one {kind}: {names}. Use the slug"
+            + (" or id." if kind == "place" else "."),
+            candidates=candidates,
+            errors=[self.error],
         )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
-from app.api import actors, control, events, health, map_data, places, registry, territories, tiles
-from app.api.auth import read_access
+from app.api import actors, control, events, health, map_data, places, sources, territories, tiles
 from app.api.limits import BodySizeLimit, RateLimiter
+from app.api.openapi import openapi_document, operation_id
 from app.api.pages import install_browser_side
 from app.db.engine import create_engine, read_only, resolve_database_url
 from app.errors import install_problem_handlers
@@ -58,19 +59,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         docs_url=None,  # served from the app's own assets (app/api/pages.py), not a CDN
         redoc_url=None,
     )
+    app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    for router in (places.router, control.router, actors.router, tiles.router, map_data.router):
-        app.include_router(router, dependencies=[Depends(read_access)])
-    # Writes check their own key (ingest or admin scope); their reads follow the read setting.
-    app.include_router(events.router)
-    app.include_router(registry.router)
-    app.include_router(territories.router)
+    # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.
+    for module in (places, control, actors, sources, events, territories, tiles, map_data):
+        app.include_router(module.router)
     install_browser_side(app, settings)
     return app

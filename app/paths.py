@@ -8,4 +8,5 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(os.environ.get("TERRITORY_HOME") or Path(__file__).resolve().parent.parent)
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 DATA_DIR = PROJECT_ROOT / "data"

@@ -84,3 +84,9 @@ def test_served_app_logs_its_own_messages(capsys: pytest.CaptureFixture[str]) ->
     err = capsys.readouterr().err
     assert "place test created by key abc (nightly)" in err
     assert "not at info" not in err
+
+
+def test_who_held_an_unknown_place_prints_the_suggestions(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(cli, ["who-held", "Palmira", "2016-12-20"])
+    assert result.exit_code == 1
+    assert "No place is known as 'Palmira'. Did you mean Palmyra?" in result.output

@@ -1,21 +1,38 @@
-"""Actors, coalitions over time, and the per-date summary."""
+"""Armed actors, coalitions over time and their memberships: read them; add and correct them with an `admin`
+key (they decide how every answer is grouped)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from app.api.auth import AdminKey
 from app.api.caching import cached
-from app.api.deps import ReadConnection
-from app.api.params import AsOfQuery, DateQuery, parse_as_of, parse_date
-from app.db.queries.actors import ACTOR, ACTOR_SLUGS, ACTORS, COALITION, COALITION_SLUGS, COALITIONS, SUMMARY
-from app.db.queries.as_of import as_of_sql
-from app.errors import NotFound
+from app.api.deps import READ, ReadConnection
+from app.api.params import DateQuery, parse_date
+from app.api.responses import CREATED, PROBLEM, write, write_problems
+from app.db.queries.actors import actor_json, actors_json, coalition_json, coalitions_json
+from app.schemas.actors import (
+    ActorCreate,
+    ActorDetail,
+    ActorPatch,
+    ActorRead,
+    ActorWritten,
+    CoalitionCreate,
+    CoalitionDetail,
+    CoalitionPatch,
+    CoalitionRead,
+    MembershipCreate,
+    MembershipPatch,
+    MembershipRead,
+)
+from app.services import registry as service
 
 router = APIRouter(prefix="/v1", tags=["actors and coalitions"])
+Slug = Annotated[str, Path(max_length=120, description="The slug")]
+MembershipId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The membership's id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {
         "description": "Unknown slug; the problem lists the known ones",
@@ -24,47 +41,154 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _unknown(conn: ReadConnection, what: str, slug: str, statement: Any) -> NotFound:
-    known = list((await conn.scalars(statement)).all())
-    return NotFound(f"No {what} has the slug '{slug}'. Known: {', '.join(known)}.", known=known)
-
-
-@router.get("/actors")
+@router.get("/actors", response_model=list[ActorRead], dependencies=READ)
 async def list_actors(request: Request, conn: ReadConnection) -> Response:
     """Every armed actor, with its kind, aliases, parent and map colour."""
-    return cached(request, await conn.scalar(ACTORS))
+    return cached(request, await actors_json(conn))
 
 
-@router.get("/actors/{slug}", responses=NOT_FOUND)
+@router.get("/actors/{slug}", response_model=ActorDetail, dependencies=READ, responses=NOT_FOUND)
 async def get_actor(request: Request, conn: ReadConnection, slug: str) -> Response:
     """One actor, with its coalition memberships over time."""
-    body = await conn.scalar(ACTOR, {"slug": slug})
-    if body is None:
-        raise await _unknown(conn, "actor", slug, ACTOR_SLUGS)
-    return cached(request, body)
+    return cached(request, await actor_json(conn, slug))
 
 
-@router.get("/coalitions")
+@router.get("/coalitions", response_model=list[CoalitionRead], dependencies=READ)
 async def list_coalitions(request: Request, conn: ReadConnection) -> Response:
     """Every coalition, with how many actors have ever been members."""
-    return cached(request, await conn.scalar(COALITIONS))
+    return cached(request, await coalitions_json(conn))
 
 
-@router.get("/coalitions/{slug}", responses=NOT_FOUND)
+@router.get("/coalitions/{slug}", response_model=CoalitionDetail, dependencies=READ, responses=NOT_FOUND)
 async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: DateQuery = None) -> Response:
     """One coalition and its members: on the date `at` when given, otherwise every membership over time."""
     on = parse_date("at", at) if at else None
-    body = await conn.scalar(COALITION, {"slug": slug, "at": on})
-    if body is None:
-        raise await _unknown(conn, "coalition", slug, COALITION_SLUGS)
-    return cached(request, body, on)
+    return cached(request, await coalition_json(conn, slug, at=on), on)
 
 
-@router.get("/summary")
-async def summary(
-    request: Request, conn: ReadConnection, at: DateQuery = None, as_of: AsOfQuery = None
+@router.post(
+    "/actors",
+    response_model=ActorWritten,
+    status_code=201,
+    responses={**CREATED, **write_problems("admin", {409: "The slug is stored with other content"})},
+)
+async def create_actor(request: Request, actor: ActorCreate, key: AdminKey) -> Response:
+    """Add an armed actor; `warnings` says when a name or alias also names another actor."""
+    return await write(request, lambda conn: service.create_actor(conn, actor, key=key), "/v1/actors/{slug}")
+
+
+@router.patch(
+    "/actors/{slug}",
+    response_model=ActorWritten,
+    responses=write_problems("admin", {404: "No actor has that slug"}),
+)
+async def correct_actor(request: Request, slug: Slug, patch: ActorPatch, key: AdminKey) -> Response:
+    """Correct an actor: the fields given replace the stored ones."""
+    return await write(
+        request, lambda conn: service.correct_actor(conn, slug, patch, key=key), "/v1/actors/{slug}"
+    )
+
+
+@router.post(
+    "/coalitions",
+    response_model=CoalitionDetail,
+    status_code=201,
+    responses={
+        **CREATED,
+        **write_problems("admin", {409: "The slug is stored with other content, or without a listed member"}),
+    },
+)
+async def create_coalition(request: Request, coalition: CoalitionCreate, key: AdminKey) -> Response:
+    """Add a coalition, with its memberships over time."""
+    return await write(
+        request, lambda conn: service.create_coalition(conn, coalition, key=key), "/v1/coalitions/{slug}"
+    )
+
+
+@router.patch(
+    "/coalitions/{slug}",
+    response_model=CoalitionDetail,
+    responses=write_problems("admin", {404: "No coalition has that slug"}),
+)
+async def correct_coalition(request: Request, slug: Slug, patch: CoalitionPatch, key: AdminKey) -> Response:
+    """Correct a coalition's name, description or colour."""
+    return await write(
+        request, lambda conn: service.correct_coalition(conn, slug, patch, key=key), "/v1/coalitions/{slug}"
+    )
+
+
+@router.post(
+    "/coalitions/{slug}/members",
+    response_model=MembershipRead,
+    status_code=201,
+    responses={
+        200: {"description": "Already stored"},
+        **write_problems(
+            "admin",
+            {
+                404: "No coalition has that slug",
+                409: "The actor is already a member on one of those days; `overlaps` lists the memberships",
+            },
+        ),
+    },
+)
+async def add_membership(
+    request: Request, slug: Slug, membership: MembershipCreate, key: AdminKey
 ) -> Response:
-    """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
-    on, moment = parse_date("at", at, default=date.today()), parse_as_of(as_of)
-    statement = SUMMARY if moment is None else as_of_sql(SUMMARY.text)
-    return cached(request, await conn.scalar(statement, {"at": on, "as_of": moment}), on)
+    """Record that an actor belonged to the coalition over `[from, to)`."""
+    return await write(
+        request,
+        lambda conn: service.add_membership(conn, slug, membership, key=key),
+        "/v1/coalitions/{slug}/members/{membership_id}",
+    )
+
+
+@router.get(
+    "/coalitions/{slug}/members/{membership_id}",
+    response_model=MembershipRead,
+    dependencies=READ,
+    responses={404: {"description": "No such membership of this coalition", **PROBLEM}},
+)
+async def get_membership(
+    request: Request, conn: ReadConnection, slug: Slug, membership_id: MembershipId
+) -> Response:
+    """One membership: the actor, the coalition, `[from, to)`, role, note and source."""
+    return cached(request, await service.membership_json(conn, slug, membership_id))
+
+
+@router.patch(
+    "/coalitions/{slug}/members/{membership_id}",
+    response_model=MembershipRead,
+    responses=write_problems(
+        "admin",
+        {
+            404: "No such membership of this coalition",
+            409: "The new dates overlap another membership of the actor; `overlaps` lists it",
+        },
+    ),
+)
+async def correct_membership(
+    request: Request, slug: Slug, membership_id: MembershipId, patch: MembershipPatch, key: AdminKey
+) -> Response:
+    """Correct a membership, e.g. end it: `{"to": "2017-11-01"}` (exclusive)."""
+    return await write(
+        request,
+        lambda conn: service.correct_membership(conn, slug, membership_id, patch, key=key),
+        "/v1/coalitions/{slug}/members/{membership_id}",
+    )
+
+
+@router.delete(
+    "/coalitions/{slug}/members/{membership_id}",
+    response_model=CoalitionDetail,
+    responses=write_problems("admin", {404: "No such membership of this coalition"}),
+)
+async def remove_membership(
+    request: Request, slug: Slug, membership_id: MembershipId, key: AdminKey
+) -> Response:
+    """Delete a membership recorded in error and answer with the coalition (to end one, PATCH its `to`)."""
+    return await write(
+        request,
+        lambda conn: service.remove_membership(conn, slug, membership_id, key=key),
+        "/v1/coalitions/{slug}",
+    )

@@ -11,20 +11,31 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response, StreamingResponse
 
-from app.api.auth import IngestKey, read_access
-from app.api.caching import JSON, cached
-from app.api.deps import ReadConnection, in_transaction, read_connection
-from app.api.params import decode_cursor, encode_cursor, parse_date, parse_position, parse_since
+from app.api.auth import IngestKey
+from app.api.caching import cached
+from app.api.deps import READ, ReadConnection, read_connection
+from app.api.filters import link_to_next
+from app.api.params import DATE, decode_cursor, parse_date, parse_position, parse_since
+from app.api.responses import PROBLEM, json_response
 from app.db.listen import plain_url
+from app.db.queries.filters import Page
+from app.db.queries.pages import page_body
+from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, PayloadTooLarge
-from app.schemas.events import EventBatch, EventCreate, EventPatch
-from app.schemas.read import EventPage
+from app.schemas.events import (
+    EventBatch,
+    EventBatchReport,
+    EventCreate,
+    EventDetail,
+    EventHistory,
+    EventPage,
+    EventPatch,
+)
 from app.services import events as service
 from app.services import feed
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or an unknown or revoked one", **PROBLEM},
     403: {"description": "The key lacks the ingest scope", **PROBLEM},
@@ -51,11 +62,12 @@ IdempotencyKey = Annotated[
 EventId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The event's id")]
 
 
-def json_response(body: str | bytes, status: int, **headers: str) -> Response:
-    return Response(body, status_code=status, media_type=JSON, headers=headers)
-
-
-@router.post("", status_code=201, responses={200: {"description": "Already recorded"}, **WRITE_PROBLEMS})
+@router.post(
+    "",
+    response_model=EventDetail,
+    status_code=201,
+    responses={200: {"description": "Already recorded"}, **WRITE_PROBLEMS},
+)
 async def create_event(
     request: Request, event: EventCreate, key: IngestKey, idempotency_key: IdempotencyKey = None
 ) -> Response:
@@ -76,6 +88,7 @@ async def create_event(
 
 @router.post(
     "/batch",
+    response_model=EventBatchReport,
     status_code=201,
     responses={200: {"description": "Every event was already recorded"}, **WRITE_PROBLEMS},
 )
@@ -150,16 +163,16 @@ def events_cursor(value: str | None, order: str) -> tuple[Any, int] | None:
         raise InvalidParameter("cursor", f"is not a cursor this API gave out for order={order}") from None
 
 
-@router.get("", response_model=EventPage, dependencies=[Depends(read_access)], responses=READ_PROBLEMS)
+@router.get("", response_model=EventPage, dependencies=READ, responses=READ_PROBLEMS)
 async def list_events(
     request: Request,
     conn: ReadConnection,
     place: PlaceFilter = None,
     actor: ActorFilter = None,
     start: Annotated[
-        str | None, Query(alias="from", description="Events on or after this date, YYYY-MM-DD")
+        str | None, DATE, Query(alias="from", description="Events on or after this date, YYYY-MM-DD")
     ] = None,
-    to: Annotated[str | None, Query(description="Events on or before this date, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, DATE, Query(description="Events on or before this date, YYYY-MM-DD")] = None,
     since: Annotated[
         str | None,
         Query(
@@ -187,34 +200,30 @@ async def list_events(
         after=after,
         limit=limit,
     )
-    next_link = None
+    next_key = None
     if page.more:
         last = page.items[-1]
-        key = (
+        next_key = (
             [order, last.occurred_on.isoformat(), last.event_id]
             if order == "newest"
             else [order, last.xact, last.position]
         )
-        next_link = str(request.url.include_query_params(cursor=encode_cursor(key)))
     # Where a script stands after this page: resume with since=<position> (recording order only).
     latest = None
     if order == "recorded":
         latest = page.items[-1].position if page.items else (after[1] if after else position)
-    body = (
-        '{"items":['
-        + ",".join(item.body for item in page.items)
-        + '],"next":'
-        + orjson.dumps(next_link).decode()
-        + ',"position":'
-        + orjson.dumps(latest).decode()
-        + "}"
+    body = page_body(
+        [item.body for item in page.items],
+        next_key,
+        Page(limit=limit, link=link_to_next(request)),
+        tail={"position": latest},
     )
     return cached(request, body, max_age=request.app.state.settings.cache_max_age_feed)
 
 
 @router.get(
     "/stream",
-    dependencies=[Depends(read_access)],
+    dependencies=READ,
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **READ_PROBLEMS},
 )
@@ -266,7 +275,8 @@ async def server_sent_events(changes: AsyncIterator[feed.Item | None]) -> AsyncI
 
 @router.get(
     "/{event_id}",
-    dependencies=[Depends(read_access)],
+    response_model=EventDetail,
+    dependencies=READ,
     responses={404: {"description": "No such event", **PROBLEM}},
 )
 async def get_event(request: Request, conn: ReadConnection, event_id: EventId) -> Response:
@@ -274,7 +284,11 @@ async def get_event(request: Request, conn: ReadConnection, event_id: EventId) -
     return cached(request, await service.event_json(conn, event_id))
 
 
-@router.patch("/{event_id}", responses={404: {"description": "No such event", **PROBLEM}, **WRITE_PROBLEMS})
+@router.patch(
+    "/{event_id}",
+    response_model=EventDetail,
+    responses={404: {"description": "No such event", **PROBLEM}, **WRITE_PROBLEMS},
+)
 async def correct_event(request: Request, event_id: EventId, patch: EventPatch, key: IngestKey) -> Response:
     """Correct an event: the fields given replace the current ones; the previous version stays in its history."""
 
@@ -285,7 +299,11 @@ async def correct_event(request: Request, event_id: EventId, patch: EventPatch, 
     return json_response(await in_transaction(request.app.state.engine, work), 200)
 
 
-@router.delete("/{event_id}", responses={404: {"description": "No such event", **PROBLEM}, **WRITE_PROBLEMS})
+@router.delete(
+    "/{event_id}",
+    response_model=EventDetail,
+    responses={404: {"description": "No such event", **PROBLEM}, **WRITE_PROBLEMS},
+)
 async def retract_event(request: Request, event_id: EventId, key: IngestKey) -> Response:
     """Retract an event: it no longer shapes who held the place, and stays in its history (nothing is erased)."""
 
@@ -298,9 +316,10 @@ async def retract_event(request: Request, event_id: EventId, key: IngestKey) -> 
 
 @router.get(
     "/{event_id}/history",
-    dependencies=[Depends(read_access)],
+    response_model=EventHistory,
+    dependencies=READ,
     responses={404: {"description": "No such event", **PROBLEM}},
 )
-async def event_history(request: Request, conn: ReadConnection, event_id: EventId) -> Response:
+async def get_event_history(request: Request, conn: ReadConnection, event_id: EventId) -> Response:
     """Every version of an event: what it said, when it was recorded, superseded or retracted, and by which key."""
     return cached(request, await service.history_json(conn, event_id))

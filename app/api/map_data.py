@@ -3,17 +3,17 @@ the places' control, and the places fought over with every party's colour."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.api.caching import GEOJSON, JSON, cached
-from app.api.deps import ReadConnection
-from app.api.params import DateQuery, parse_date
-from app.db.queries.calendar import CALENDAR
-from app.db.queries.inferred import CONTESTED, INFERRED_AREAS
+from app.api.caching import GEOJSON, cached
+from app.api.deps import READ, ReadConnection
+from app.api.filters import OnDate
+from app.api.responses import GeoJSONResponse
+from app.db.queries.calendar import calendar_json
+from app.db.queries.inferred import contested_json, inferred_json
 from app.schemas.map import CalendarRead, ContestedRead, InferredAreas
 
 router = APIRouter(prefix="/v1", tags=["map"])
@@ -22,30 +22,27 @@ BAD_DATE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/calendar", response_model=CalendarRead, responses={200: {"content": {JSON: {}}}})
-async def calendar(request: Request, conn: ReadConnection) -> Response:
+@router.get("/calendar", response_model=CalendarRead, dependencies=READ)
+async def get_calendar(request: Request, conn: ReadConnection) -> Response:
     """The data's first and last dates and every date with events (with how many): a time slider's scale."""
-    body = await conn.scalar(CALENDAR)
-    return cached(request, body)
+    return cached(request, await calendar_json(conn))
 
 
 @router.get(
     "/inferred",
+    dependencies=READ,
     response_model=InferredAreas,
-    responses={**BAD_DATE, 200: {"content": {GEOJSON: {}}}},
+    response_class=GeoJSONResponse,
+    responses=BAD_DATE,
 )
-async def inferred(request: Request, conn: ReadConnection, at: DateQuery = None) -> Response:
+async def get_inferred(request: Request, conn: ReadConnection, at: OnDate) -> Response:
     """Areas inferred from the places' control on a date (default today): each place's Voronoi cell among the
     places, cut to a reach by kind (city 30 km, town 15 km, airbase 10 km…), merged per holder;
     `basis: inferred`, a guess from points, not a sourced outline."""
-    on = parse_date("at", at, default=date.today())
-    body = await conn.scalar(INFERRED_AREAS, {"at": on})
-    return cached(request, body, on, media_type=GEOJSON)
+    return cached(request, await inferred_json(conn, at=at), at, media_type=GEOJSON)
 
 
-@router.get("/contested", response_model=ContestedRead, responses=BAD_DATE)
-async def contested(request: Request, conn: ReadConnection, at: DateQuery = None) -> Response:
+@router.get("/contested", response_model=ContestedRead, dependencies=READ, responses=BAD_DATE)
+async def get_contested(request: Request, conn: ReadConnection, at: OnDate) -> Response:
     """Places contested or besieged on a date (default today), with the holder and every party, in colour."""
-    on = parse_date("at", at, default=date.today())
-    body = await conn.scalar(CONTESTED, {"at": on})
-    return cached(request, body, on)
+    return cached(request, await contested_json(conn, at=at), at)

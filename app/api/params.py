@@ -4,17 +4,39 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Query
+from pydantic import WithJsonSchema
 
+from app.db.queries.filters import BBox
 from app.errors import InvalidParameter
+from app.vocabulary import PlaceKind, values
+
+# What the OpenAPI document shows for a parameter. The value still arrives as text and is parsed below (the one
+# place that parses it), so a bad one is a 400 problem naming the parameter, not FastAPI's 422.
+DATE = WithJsonSchema({"type": "string", "format": "date"})
+MOMENT = WithJsonSchema(
+    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+)
+# Arrays in a query string are comma-separated (the OpenAPI document says style=form, explode=false).
+FOUR_NUMBERS = WithJsonSchema({"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4})
+TWO_NUMBERS = WithJsonSchema({"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2})
+
+
+def one_of(vocabulary: object) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "enum": list(values(vocabulary))})
+
+
+def list_of(vocabulary: object) -> WithJsonSchema:
+    return WithJsonSchema({"type": "array", "items": {"type": "string", "enum": list(values(vocabulary))}})
+
 
 DateQuery = Annotated[
     str | None,
+    DATE,
     Query(
         description="A calendar date, YYYY-MM-DD.",
         openapi_examples={"Palmyra falls": {"value": "2016-12-11"}},
@@ -22,6 +44,7 @@ DateQuery = Annotated[
 ]
 AsOfQuery = Annotated[
     str | None,
+    MOMENT,
     Query(
         description="Answer as the record stood at this moment (ISO 8601; a bare date means the end of that day, "
         "UTC): corrections and retractions recorded later are not seen.",
@@ -30,11 +53,20 @@ AsOfQuery = Annotated[
 ]
 BboxQuery = Annotated[
     str | None,
+    FOUR_NUMBERS,
     Query(
         description="West,South,East,North in degrees (EPSG:4326).",
-        openapi_examples={"northern Syria": {"value": "36.5,35.5,39.5,37.0"}},
+        openapi_examples={"northern Syria": {"value": [36.5, 35.5, 39.5, 37.0]}},
     ),
 ]
+KindQuery = Annotated[
+    str | None,
+    list_of(PlaceKind),
+    Query(
+        description="Place kinds, comma-separated", openapi_examples={"towns": {"value": ["city", "town"]}}
+    ),
+]
+CursorQuery = Annotated[str | None, Query(description="From the `next` link of the previous page")]
 
 
 def parse_date(name: str, value: str | None, *, default: date | None = None) -> date:
@@ -71,17 +103,6 @@ def parse_date_range(start: str | None, end: str | None) -> tuple[date, date]:
     if first > last:
         raise InvalidParameter("from", f"{first} is after to ({last})")
     return first, last
-
-
-@dataclass(frozen=True)
-class BBox:
-    west: float
-    south: float
-    east: float
-    north: float
-
-    def params(self) -> dict[str, float]:
-        return {"west": self.west, "south": self.south, "east": self.east, "north": self.north}
 
 
 def parse_bbox(value: str | None) -> BBox | None:
@@ -125,6 +146,18 @@ def parse_list(value: str | None) -> list[str] | None:
     if not value:
         return None
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_kinds(value: str | None) -> tuple[str, ...] | None:
+    """Place kinds, comma-separated; each must be one of the vocabulary's."""
+    kinds = parse_list(value)
+    if kinds is None:
+        return None
+    known = values(PlaceKind)
+    for kind in kinds:
+        if kind not in known:
+            raise InvalidParameter("kind", f"'{kind}' is not a place kind ({', '.join(known)})")
+    return tuple(kinds)
 
 
 def encode_cursor(key: list[Any]) -> str:

@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import TypeAdapter
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
-from app.api.auth import IngestKey, read_access
+from app.api.auth import IngestKey
 from app.api.caching import GEOJSON, JSON, cached
-from app.api.deps import ReadConnection, in_transaction
-from app.api.params import BboxQuery, DateQuery, parse_bbox, parse_date, parse_date_range
-from app.db.queries.actors import ACTOR_SLUGS
-from app.db.queries.territory import (
-    ACTOR_ID,
-    TERRITORY_DIFF,
-    frontlines_sql,
-    territories_sql,
-    tolerance_for_zoom,
+from app.api.deps import READ, ReadConnection
+from app.api.filters import AreaQuery, FromQuery, OnDate, ToQuery
+from app.api.params import BboxQuery, parse_bbox, parse_date_range
+from app.api.responses import PROBLEM, GeoJSONResponse
+from app.db.queries.territory import frontlines_json, territories_json, territory_diff_json
+from app.db.transaction import in_transaction
+from app.errors import InvalidParameter, PayloadTooLarge
+from app.schemas.territories import (
+    MAX_VERTICES,
+    FrontLineFeatureIn,
+    FrontLineMap,
+    IngestItem,
+    IngestReport,
+    TerritoryDiff,
+    TerritoryFeatureIn,
+    TerritoryMap,
 )
-from app.errors import InvalidParameter, NotFound, PayloadTooLarge
-from app.schemas.read import FeatureCollection, IngestItem, IngestReport, TerritoryDiff
-from app.schemas.territory import MAX_VERTICES, FrontLineFeatureIn, TerritoryFeatureIn
 from app.services.territory import Kind, Report, ingest
 
 router = APIRouter(prefix="/v1", tags=["territories and front lines"])
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 READ_PROBLEMS: dict[int | str, dict[str, Any]] = {400: {"description": "A parameter is invalid", **PROBLEM}}
-# Reads follow TERRITORY_REQUIRE_READ_KEY like every other read; writes check their own (ingest) key.
-READ = [Depends(read_access)]
 WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or an unknown or revoked one", **PROBLEM},
     403: {"description": "The key lacks the ingest scope", **PROBLEM},
@@ -47,35 +46,6 @@ WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many requests for this key; see Retry-After", **PROBLEM},
 }
 
-ActorQuery = Annotated[
-    str | None, Query(description="Actor slug", openapi_examples={"IS": {"value": "islamic-state"}})
-]
-CoalitionQuery = Annotated[
-    str | None,
-    Query(
-        description="Coalition slug: areas held by its members on the date",
-        openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
-    ),
-]
-SimplifyQuery = Annotated[
-    float | None,
-    Query(
-        ge=0,
-        le=1,
-        description="Simplification tolerance in degrees (ST_SimplifyPreserveTopology); 0 = full detail",
-        openapi_examples={"~1 km": {"value": 0.01}},
-    ),
-]
-ZoomQuery = Annotated[
-    int | None,
-    Query(
-        ge=0,
-        le=22,
-        description="Map zoom the answer is drawn at: the tolerance becomes one pixel of a 256-px tile "
-        "(360° / 2^zoom / 256). Ignored when `simplify` is given.",
-        openapi_examples={"region": {"value": 8}},
-    ),
-]
 RepairQuery = Annotated[
     bool,
     Query(description="Store invalid geometries repaired by ST_MakeValid instead of refusing them"),
@@ -199,63 +169,38 @@ def _features_of(body: dict[str, Any]) -> list[Any]:
 
 @router.get(
     "/territories",
-    response_model=FeatureCollection,
+    response_model=TerritoryMap,
+    response_class=GeoJSONResponse,
     dependencies=READ,
-    responses={**READ_PROBLEMS, 200: {"content": {GEOJSON: {}}}},
+    responses=READ_PROBLEMS,
 )
-async def territories(
-    request: Request,
-    conn: ReadConnection,
-    at: DateQuery = None,
-    actor: ActorQuery = None,
-    coalition: CoalitionQuery = None,
-    bbox: BboxQuery = None,
-    simplify: SimplifyQuery = None,
-    zoom: ZoomQuery = None,
-) -> Response:
+async def list_territories(request: Request, conn: ReadConnection, where: AreaQuery) -> Response:
     """Areas held on a date, as GeoJSON: actor, its coalitions, dates, source, geodesic area; simplified on request."""
-    on, box = parse_date("at", at, default=date.today()), parse_bbox(bbox)
-    tolerance = simplify if simplify is not None else (tolerance_for_zoom(zoom) if zoom is not None else None)
-    sql = territories_sql(
-        bbox=box is not None, actor=actor is not None, coalition=coalition is not None, tolerance=tolerance
-    )
-    params: dict[str, object] = {"at": on, "actor": actor, "coalition": coalition, "tolerance": tolerance}
-    if box:
-        params |= box.params()
-    return cached(request, await conn.scalar(text(sql), params), on, media_type=GEOJSON)
+    return cached(request, await territories_json(conn, where), where.at, media_type=GEOJSON)
 
 
 @router.get(
     "/territories/diff",
     response_model=TerritoryDiff,
+    response_class=GeoJSONResponse,
     dependencies=READ,
     responses={
         **READ_PROBLEMS,
         404: {"description": "Unknown actor", **PROBLEM},
-        200: {"content": {GEOJSON: {}}},
     },
 )
-async def territory_diff(
+async def get_territory_diff(
     request: Request,
     conn: ReadConnection,
     actor: Annotated[
         str, Query(description="Actor slug (required)", openapi_examples={"IS": {"value": "islamic-state"}})
     ],
-    from_: Annotated[
-        str | None,
-        Query(alias="from", description="YYYY-MM-DD", openapi_examples={"before": {"value": "2016-12-01"}}),
-    ] = None,
-    to: Annotated[
-        str | None, Query(description="YYYY-MM-DD", openapi_examples={"after": {"value": "2016-12-20"}})
-    ] = None,
+    from_: FromQuery,
+    to: ToQuery,
 ) -> Response:
     """What an actor gained and lost between two dates: polygons with `change` gained|lost, areas and totals."""
     start, end = parse_date_range(from_, to)
-    actor_id = await conn.scalar(ACTOR_ID, {"slug": actor})
-    if actor_id is None:
-        known = list((await conn.scalars(ACTOR_SLUGS)).all())
-        raise NotFound(f"No actor has the slug '{actor}'. Known: {', '.join(known)}.", known=known)
-    body = await conn.scalar(TERRITORY_DIFF, {"actor_id": actor_id, "from": start, "to": end})
+    body = await territory_diff_json(conn, actor=actor, start=start, end=end)
     return cached(request, body, start, end, media_type=GEOJSON)
 
 
@@ -301,20 +246,16 @@ async def create_territories(
 
 @router.get(
     "/frontlines",
-    response_model=FeatureCollection,
+    response_model=FrontLineMap,
+    response_class=GeoJSONResponse,
     dependencies=READ,
-    responses={**READ_PROBLEMS, 200: {"content": {GEOJSON: {}}}},
+    responses=READ_PROBLEMS,
 )
-async def frontlines(
-    request: Request, conn: ReadConnection, at: DateQuery = None, bbox: BboxQuery = None
+async def list_frontlines(
+    request: Request, conn: ReadConnection, at: OnDate, bbox: BboxQuery = None
 ) -> Response:
     """Front lines in force on a date, as GeoJSON, with both sides, dates, source and geodesic length."""
-    on, box = parse_date("at", at, default=date.today()), parse_bbox(bbox)
-    params: dict[str, object] = {"at": on}
-    if box:
-        params |= box.params()
-    body = await conn.scalar(text(frontlines_sql(bbox=box is not None)), params)
-    return cached(request, body, on, media_type=GEOJSON)
+    return cached(request, await frontlines_json(conn, at=at, bbox=parse_bbox(bbox)), at, media_type=GEOJSON)
 
 
 @router.post(

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Request
-from sqlalchemy import text
+from pydantic import WithJsonSchema
 from starlette.responses import Response
 
-from app.api.caching import JSON, cache_control, cached
-from app.api.deps import ReadConnection
-from app.api.params import DateQuery, parse_date
-from app.db.queries.tiles import DESCRIPTIONS, FIELDS, LAYER_EXTENT, LAYERS, tile_sql
+from app.api.caching import cache_control, cached
+from app.api.deps import READ, ReadConnection
+from app.api.filters import OnDate
+from app.api.params import DateQuery, one_of, parse_date
+from app.api.responses import BINARY, MVT, MVTResponse
+from app.db.queries.tiles import DESCRIPTIONS, FIELDS, LAYERS, Layer, layer_bounds, tile_mvt
 from app.errors import InvalidParameter, NotFound
+from app.schemas.tiles import TileJSON
 
 router = APIRouter(prefix="/v1/tiles", tags=["vector tiles"])
 
-MVT = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
+# Shown as integers; parsed by _tile_numbers, so a bad one is a 400 problem naming it.
+PIXEL_INDEX = WithJsonSchema({"type": "integer", "minimum": 0})
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 LayerPath = Annotated[
     str,
+    one_of(Layer),
     Path(
         description="places, territories or frontlines",
         openapi_examples={"territories": {"value": "territories"}, "places": {"value": "places"}},
@@ -31,10 +35,11 @@ LayerPath = Annotated[
 ]
 
 
-def _layer(layer: str) -> str:
-    if layer not in LAYERS:
-        raise NotFound(f"No tile layer '{layer}'. Layers: {', '.join(LAYERS)}.", layers=list(LAYERS))
-    return layer
+def _layer(layer: str) -> Layer:
+    for known in LAYERS:
+        if layer == known:
+            return known
+    raise NotFound(f"No tile layer '{layer}'. Layers: {', '.join(LAYERS)}.", layers=list(LAYERS))
 
 
 def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
@@ -57,44 +62,53 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
 
 @router.get(
     "/{layer}/{z}/{x}/{y}.mvt",
-    response_class=Response,
+    dependencies=READ,
+    response_class=MVTResponse,
     responses={
-        200: {"content": {MVT: {}}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
+        200: {"content": {MVT: BINARY}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
         204: {"description": "Nothing of this layer in the tile on that date"},
         400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
         404: {"description": "Unknown layer", **PROBLEM},
     },
 )
-async def tile(
+async def get_tile(
     request: Request,
     conn: ReadConnection,
     layer: LayerPath,
-    z: Annotated[str, Path(description="Zoom, 0..22", openapi_examples={"z8": {"value": "8"}})],
-    x: Annotated[str, Path(description="Column, 0..2^z-1", openapi_examples={"z8": {"value": "155"}})],
-    y: Annotated[str, Path(description="Row, 0..2^z-1", openapi_examples={"z8": {"value": "102"}})],
-    at: DateQuery = None,
+    z: Annotated[
+        str,
+        WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_ZOOM}),
+        Path(description="Zoom, 0..22", openapi_examples={"z8": {"value": "8"}}),
+    ],
+    x: Annotated[
+        str, PIXEL_INDEX, Path(description="Column, 0..2^z-1", openapi_examples={"z8": {"value": "155"}})
+    ],
+    y: Annotated[
+        str, PIXEL_INDEX, Path(description="Row, 0..2^z-1", openapi_examples={"z8": {"value": "102"}})
+    ],
+    at: OnDate,
 ) -> Response:
     """One vector tile of a layer on a date (default today), built by PostGIS; 204 when it would be empty."""
     name = _layer(layer)
     zoom, column, row = _tile_numbers(z, x, y)
-    on = parse_date("at", at, default=date.today())
-    body = await conn.scalar(text(tile_sql(name, zoom)), {"z": zoom, "x": column, "y": row, "at": on})
-    if not body:
+    body = await tile_mvt(conn, name, z=zoom, x=column, y=row, at=at)
+    if body is None:
         # An empty tile is a normal answer for a map client; 204 lets it skip decoding and still cache it.
         return Response(
-            status_code=204, headers={"Cache-Control": cache_control(request.app.state.settings, on)}
+            status_code=204, headers={"Cache-Control": cache_control(request.app.state.settings, at)}
         )
-    return cached(request, bytes(body), on, media_type=MVT)
+    return cached(request, body, at, media_type=MVT)
 
 
 @router.get(
     "/{layer}.json",
+    dependencies=READ,
+    response_model=TileJSON,
     responses={
-        200: {"content": {JSON: {}}, "description": "TileJSON 3.0.0"},
         404: {"description": "Unknown layer", **PROBLEM},
     },
 )
-async def tilejson(
+async def get_tilejson(
     request: Request, conn: ReadConnection, layer: LayerPath, at: DateQuery = None
 ) -> Response:
     """A TileJSON 3.0.0 document for a layer: its fields, zoom range, bounds and the tile URL (keeping `at`)."""
@@ -102,8 +116,8 @@ async def tilejson(
     on = parse_date("at", at) if at else None
     query = f"?at={on.isoformat()}" if on else ""
     base = str(request.base_url).rstrip("/")
-    west, south, east, north = (await conn.execute(text(LAYER_EXTENT[name]))).one()
-    bounds = [-180.0, -85.0511, 180.0, 85.0511] if west is None else [west, south, east, north]
+    extent = await layer_bounds(conn, name)
+    bounds = [-180.0, -85.0511, 180.0, 85.0511] if extent is None else list(extent)
     document = {
         "tilejson": "3.0.0",
         "name": f"territory-{name}",

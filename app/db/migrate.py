@@ -9,13 +9,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.paths import ALEMBIC_INI
+from app.paths import ALEMBIC_INI, MIGRATIONS_DIR
 from app.settings import async_database_url
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config(str(ALEMBIC_INI))
-    config.set_main_option("script_location", str(ALEMBIC_INI.parent / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser interpolation: a literal % in a password must be doubled.
     config.set_main_option("sqlalchemy.url", async_database_url(database_url).replace("%", "%%"))
     return config
@@ -29,8 +29,17 @@ def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("postgresql://localhost/x"))
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("postgresql://localhost/x")).get_current_head()
+    return _scripts().get_current_head()
+
+
+def revisions_newest_first() -> list[str]:
+    """Every revision of the chain, from head down to the first."""
+    return [script.revision for script in _scripts().walk_revisions()]
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from app.api.deps import in_transaction
+from app.db.transaction import in_transaction
 from app.errors import DomainError, translate_database_error
 from app.schemas.events import EventCreate
 from app.services.events import Outcome, create_events

@@ -1,13 +1,15 @@
-"""What the event-writing endpoints accept."""
+"""Control events: what the event endpoints accept (an event, a batch, a correction) and answer."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
-from app.schemas.dataset import EventFields, Strict
+from app.schemas.common import PlaceRef, Read, Ref, Strict
+from app.schemas.sources import SourceRead
 from app.vocabulary import Confidence, EventKind, Precision, Status
 
 EXAMPLE: dict[str, Any] = {
@@ -23,6 +25,37 @@ EXAMPLE: dict[str, Any] = {
     "sources": ["wp-palmyra-offensive-2016-12"],
     "notes": "IS re-entered Palmyra after a week-long offensive.",
 }
+
+
+class EventFields(Strict):
+    """A control event. `date` is the first day the new state holds; month/year precision means anywhere in it."""
+
+    place: str
+    date: date
+    precision: Precision = "day"
+    seq: int = Field(default=0, ge=0, le=100)
+    kind: EventKind
+    actor: str | None = None
+    loses: str | None = None
+    status: Status
+    parties: list[str] = []
+    confidence: Confidence = "confirmed"
+    sources: list[str] = Field(min_length=1)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.precision == "month" and self.date.day != 1:
+            raise ValueError("a month-precision date must be the first of the month")
+        if self.precision == "year" and (self.date.month, self.date.day) != (1, 1):
+            raise ValueError("a year-precision date must be 1 January")
+        if self.status != "contested" and not self.actor:
+            raise ValueError(f"a {self.status} place needs an 'actor' that holds it")
+        if self.status == "contested" and len(set(self.parties) | ({self.actor} - {None})) < 2:
+            raise ValueError("a contested place needs at least two 'parties'")
+        if self.status == "besieged" and not self.parties:
+            raise ValueError("a besieged place needs the besieger in 'parties'")
+        return self
 
 
 class EventCreate(EventFields):
@@ -59,3 +92,88 @@ class EventPatch(Strict):
     confidence: Confidence | None = None
     sources: list[str] | None = Field(default=None, min_length=1)
     notes: str | None = None
+
+
+class EventRead(Read):
+    id: int
+    external_id: str
+    date: date
+    precision: str
+    kind: str
+    status: str
+    actor: Ref | None
+    loses: Ref | None
+    parties: list[Ref]
+    confidence: str
+    notes: str | None
+    recorded_at: datetime
+    sources: list[SourceRead]
+
+
+class EventItem(EventRead):
+    """An event as it stands now, with the change (version) that made it so and its position in the feed."""
+
+    position: int
+    version: int
+    change: Literal["created", "corrected", "retracted"]
+    changed_at: datetime
+    place: PlaceRef
+    updated_at: datetime | None
+    retracted_at: datetime | None
+
+
+class EventPage(Read):
+    items: list[EventItem]
+    next: str | None
+    position: int | None
+
+
+class EventDetail(EventRead):
+    """An event as it stands now: its place, latest version, and when it was corrected or retracted."""
+
+    place: PlaceRef
+    version: int
+    updated_at: datetime | None
+    retracted_at: datetime | None
+
+
+class EventBatchItem(Read):
+    index: int
+    id: int
+    external_id: str
+    result: Literal["created", "existing"]
+
+
+class EventBatchReport(Read):
+    created: int
+    existing: int
+    items: list[EventBatchItem]
+
+
+class EventVersion(Read):
+    """What one version of an event said (references by slug), and when it was the record."""
+
+    version: int
+    change: Literal["created", "corrected", "retracted"]
+    recorded_from: datetime
+    recorded_until: datetime | None
+    recorded_by: str | None
+    place: PlaceRef | None
+    date: dt.date
+    precision: Precision
+    seq: int
+    kind: EventKind
+    status: Status
+    actor: Ref | None
+    loses: Ref | None
+    parties: list[str]
+    confidence: Confidence
+    notes: str | None
+    sources: list[str]
+
+
+class EventHistory(Read):
+    id: int
+    external_id: str
+    retracted_at: datetime | None
+    versions: list[EventVersion]

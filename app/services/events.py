@@ -1,7 +1,7 @@
 """Recording control events: idempotent on external_id, all-or-nothing per request, corrections and retractions
 that keep every earlier version.
 
-A write is one transaction: resolve every reference (one query per kind of reference), insert the new events,
+A write is one transaction: resolve every reference (one statement per kind of reference), insert the new events,
 compare the ones already present, link sources, record versions, then check the day rule on the touched places.
 The periods are recomputed by the database's trigger inside the same transaction; the trigger locks the touched
 places, so the day rule is checked after any concurrent writer of the same place has committed.
@@ -9,7 +9,9 @@ places, so the day rule is checked after any concurrent writer of the same place
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import orjson
@@ -17,14 +19,10 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries import events as q
+from app.db.queries.references import Kind, References
 from app.errors import Conflict, NotFound, Unprocessable
-from app.schemas.dataset import EventFields
-from app.schemas.events import EventCreate, EventPatch
+from app.schemas.events import EventCreate, EventFields, EventPatch
 from app.services.keys import ApiKey, Recorder
-
-# Which kind of reference each field of an event is, and how many suggestions an unknown one gets.
-PLACE, ACTOR, SOURCE = "place", "actor", "source"
-MAX_SUGGESTED_REFS = 20
 
 
 @dataclass
@@ -42,79 +40,33 @@ class Outcome:
         return len(self.items) - self.created
 
 
-@dataclass
-class Resolver:
-    """References (slugs, ids, spellings) to ids, resolved in one query per kind; problems collected."""
-
-    conn: AsyncConnection
-    ids: dict[tuple[str, str], int] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    async def load(self, refs: dict[str, set[str]]) -> None:
-        unknown: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        ambiguous: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for kind, wanted in refs.items():
-            if not wanted:
-                continue
-            rows = await self.conn.execute(q.RESOLVE[kind], {"refs": sorted(wanted)})
-            for ref, matches in rows.all():
-                if len(matches) == 1:
-                    self.ids[kind, ref] = matches[0]["id"]
-                elif matches:
-                    ambiguous[kind, ref] = matches
-                else:
-                    unknown[kind, ref] = []
-        for kind, ref in list(unknown)[:MAX_SUGGESTED_REFS]:
-            rows = await self.conn.execute(q.SUGGEST[kind], {"ref": ref})
-            unknown[kind, ref] = [dict(row._mapping) for row in rows]
-        self.unknown, self.ambiguous = unknown, ambiguous
-
-    def id(self, kind: str, ref: str | None, *, index: int | None, field_name: str) -> int | None:
-        if ref is None:
-            return None
-        if (kind, ref) in self.ids:
-            return self.ids[kind, ref]
-        error: dict[str, Any] = {"field": field_name}
-        if index is not None:
-            error = {"index": index, **error}
-        if (kind, ref) in self.ambiguous:
-            names = ", ".join(m["slug"] for m in self.ambiguous[kind, ref])
-            error |= {
-                "reason": f"'{ref}' names more than one {kind}: {names}; use the slug",
-                "candidates": self.ambiguous[kind, ref],
-            }
-        else:
-            suggestions = self.unknown.get((kind, ref), [])
-            hint = f"; did you mean {', '.join(s['slug'] for s in suggestions)}?" if suggestions else ""
-            error |= {"reason": f"no {kind} is known as '{ref}'{hint}", "suggestions": suggestions}
-        self.errors.append(error)
-        return None
-
-
-def references(events: list[EventFields]) -> dict[str, set[str]]:
-    refs: dict[str, set[str]] = {PLACE: set(), ACTOR: set(), SOURCE: set()}
+def event_references(events: Sequence[EventFields]) -> dict[Kind, set[str]]:
+    """Every reference the events make, by kind, to resolve in one statement per kind."""
+    refs: dict[Kind, set[str]] = {"place": set(), "actor": set(), "source": set()}
     for e in events:
-        refs[PLACE].add(e.place)
-        refs[ACTOR].update(r for r in (e.actor, e.loses, *e.parties) if r)
-        refs[SOURCE].update(e.sources)
+        refs["place"].add(e.place)
+        refs["actor"].update(r for r in (e.actor, e.loses, *e.parties) if r)
+        refs["source"].update(e.sources)
     return refs
 
 
-def row_of(e: EventFields, resolver: Resolver, index: int | None) -> dict[str, Any]:
-    """The stored columns of an event (ids resolved); the holder of a contested place is one of its parties."""
-    actor_id = resolver.id(ACTOR, e.actor, index=index, field_name="actor")
-    parties = {resolver.id(ACTOR, p, index=index, field_name="parties") for p in e.parties}
+def event_row(e: EventFields, refs: References, index: int | None) -> dict[str, Any]:
+    """The stored columns of an event, its references resolved (an unknown one is collected in `refs.problems`
+    and left None); the holder of a contested place is one of its parties. The API and the seed both write
+    events through this."""
+    actor_id = refs.id("actor", e.actor, field="actor", index=index)
+    parties = {refs.id("actor", p, field="parties", index=index) for p in e.parties}
     if e.status == "contested" and actor_id is not None:
         parties.add(actor_id)
-    sources = {resolver.id(SOURCE, s, index=index, field_name="sources") for s in e.sources}
+    sources = {refs.id("source", s, field="sources", index=index) for s in e.sources}
     return {
-        "place_id": resolver.id(PLACE, e.place, index=index, field_name="place"),
-        "occurred_on": e.date.isoformat(),
+        "place_id": refs.id("place", e.place, field="place", index=index),
+        "occurred_on": e.date,
         "precision": e.precision,
         "seq": e.seq,
         "kind": e.kind,
         "actor_id": actor_id,
-        "losing_actor_id": resolver.id(ACTOR, e.loses, index=index, field_name="loses"),
+        "losing_actor_id": refs.id("actor", e.loses, field="loses", index=index),
         "status": e.status,
         "party_ids": sorted(p for p in parties if p is not None),
         "confidence": e.confidence,
@@ -157,12 +109,11 @@ async def create_events(
                 }
             )
 
-    resolver = Resolver(conn)
-    await resolver.load(references(list(events)))
+    refs = await References(conn).load(event_references(list(events)))
     rows = []
     for index, e in enumerate(events):
-        rows.append({"index": index, "external_id": external_ids[index], **row_of(e, resolver, index)})
-    errors += resolver.errors
+        rows.append({"index": index, "external_id": external_ids[index], **event_row(e, refs, index)})
+    errors += refs.problems
 
     first_of: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -236,7 +187,8 @@ async def create_events(
 
 
 def content(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row.get(k) for k in q.CONTENT_FIELDS}
+    """An event's content, comparable with the stored one (JSON: the date as text)."""
+    return {k: v.isoformat() if isinstance(v := row.get(k), date) else v for k in q.CONTENT_FIELDS}
 
 
 def error_order(error: dict[str, Any]) -> tuple[int, str]:
@@ -303,13 +255,11 @@ async def correct_event(conn: AsyncConnection, event_id: int, patch: EventPatch,
         raise Unprocessable(
             "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors
         ) from None
-    resolver = Resolver(conn)
-    await resolver.load(references([event]))
-    row = row_of(event, resolver, None)
-    if resolver.errors:
-        raise Unprocessable(problem_summary(resolver.errors, 1), errors=resolver.errors)
-    # The row carries the date as text (for the JSON of inserts); asyncpg binds a date parameter from a date.
-    await conn.execute(q.UPDATE_EVENT, {**row, "occurred_on": event.date, "id": event_id, "key_id": key.id})
+    refs = await References(conn).load(event_references([event]))
+    row = event_row(event, refs, None)
+    if refs.problems:
+        raise Unprocessable(problem_summary(refs.problems, 1), errors=refs.problems)
+    await conn.execute(q.UPDATE_EVENT, {**row, "id": event_id, "key_id": key.id})
     await conn.execute(q.REPLACE_SOURCES, {"id": event_id, "source_ids": row["source_ids"]})
     await conn.execute(q.RECORD_VERSIONS, {"ids": [event_id], "key_id": key.id})
     await check_one_holder_a_day(conn, [event_id])

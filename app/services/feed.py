@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.listen import Listener
 from app.db.queries import events as q
-from app.db.queries.actors import ACTOR_SLUGS
-from app.db.queries.places import ref_params, refuse_place, resolve_place
-from app.errors import InvalidParameter, NotFound
+from app.db.queries.references import ref_params, refuse, resolve
+from app.errors import InvalidParameter
 
 logger = logging.getLogger("territory")
 CHANNEL = "control_event_version"  # the trigger on control_event_version notifies each new version here
@@ -112,11 +111,6 @@ def page_of(rows: Sequence[Mapping[Any, Any]], limit: int) -> Page:
     return Page(items[:limit], len(items) > limit, bool(rows[0]["pending"]))
 
 
-async def unknown_actor(conn: AsyncConnection, slug: str) -> NotFound:
-    known = list((await conn.scalars(ACTOR_SLUGS)).all())
-    return NotFound(f"No actor has the slug '{slug}'. Known: {', '.join(known)}.", known=known)
-
-
 async def events_page(
     conn: AsyncConnection,
     filters: EventFilter,
@@ -131,9 +125,9 @@ async def events_page(
     rows = (await conn.execute(statement, params)).mappings().all()
     meta = rows[0]
     if filters.place is not None and meta["matches"] != 1:
-        await refuse_place(conn, filters.place)
-    if filters.actor is not None and not meta["actor_known"]:
-        raise await unknown_actor(conn, filters.actor)
+        await refuse(conn, "place", filters.place, location="query")
+    if filters.actor is not None and meta["actor_matches"] != 1:
+        await refuse(conn, "actor", filters.actor, location="query")
     if not meta["since_found"]:
         raise InvalidParameter("since", f"no change has the position {since.position}")
     return page_of(rows, limit)
@@ -151,11 +145,13 @@ async def stream_start(
     Returns the filters with the place as its slug, and the cursor to resume after (None: from the head).
     `position_from` names the parameter the position came from, for the problem."""
     if filters.place is not None:
-        filters = replace(filters, place=(await resolve_place(conn, filters.place))["slug"])
-    if filters.actor is not None and not await conn.scalar(
-        text("SELECT EXISTS (SELECT 1 FROM actor WHERE slug = :slug)"), {"slug": filters.actor}
-    ):
-        raise await unknown_actor(conn, filters.actor)
+        filters = replace(
+            filters, place=(await resolve(conn, "place", filters.place, location="query"))["slug"]
+        )
+    if filters.actor is not None:
+        filters = replace(
+            filters, actor=(await resolve(conn, "actor", filters.actor, location="query"))["slug"]
+        )
     if position is None:
         return filters, None
     if position == 0:

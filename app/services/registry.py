@@ -23,18 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries import actors as read_q
 from app.db.queries import registry as q
-from app.db.queries.events import SUGGEST
-from app.db.queries.places import PLACE_DETAIL, one_place_json, suggestions
-from app.errors import Conflict, NotFound, PlaceNotFound, Unprocessable, sqlstate
-from app.schemas.dataset import ActorIn, CoalitionIn, MembershipIn, PlaceIn, PlaceNameIn, SourceIn
-from app.schemas.registry import (
-    ActorPatch,
-    CoalitionPatch,
-    MembershipPatch,
-    PlacePatch,
-    SourcePatch,
-)
-from app.services.events import ACTOR, PLACE, SOURCE, Resolver
+from app.db.queries.places import PLACE_DETAIL, one_place_json
+from app.db.queries.references import Kind, References, resolve
+from app.errors import Conflict, NotFound, Unprocessable, sqlstate
+from app.schemas.actors import ActorIn, ActorPatch, CoalitionIn, CoalitionPatch, MembershipIn, MembershipPatch
+from app.schemas.places import PlaceIn, PlaceNameIn, PlacePatch
+from app.schemas.sources import SourceIn, SourcePatch
 from app.services.keys import ApiKey
 
 logger = logging.getLogger("territory")
@@ -46,16 +40,19 @@ PRIMARY_LANG = "en"
 
 @dataclass(frozen=True)
 class Written:
-    """What a write answers: 201 when it created the row, 200 otherwise; the body; where the row is read."""
+    """What a write answers: 201 when it created the row, 200 otherwise; the body; the row's slug (and the
+    membership's id), from which the route builds where the row is read."""
 
     created: bool
     body: bytes
-    location: str
+    slug: str
+    membership_id: int | None = None
 
 
 def with_warnings(body: str, warnings: list[dict[str, Any]]) -> bytes:
-    """The row's JSON (an object built by PostgreSQL) with a `warnings` member appended."""
-    return body.encode()[:-1] + b',"warnings":' + orjson.dumps(warnings) + b"}"
+    """The row's JSON (an object built by PostgreSQL) with a `warnings` member added (a write answers once: the
+    parse costs nothing that matters)."""
+    return orjson.dumps(orjson.loads(body) | {"warnings": warnings})
 
 
 def summary(errors: list[dict[str, Any]]) -> str:
@@ -78,20 +75,23 @@ def merged(model: type[Model], current: dict[str, Any], patch: BaseModel) -> Mod
 
 
 async def resolved(
-    conn: AsyncConnection, wanted: list[tuple[str, str | None, str, int | None]]
+    conn: AsyncConnection, wanted: list[tuple[Kind, str | None, str, int | None]]
 ) -> dict[str, int | None]:
-    """References -> ids, by field: (kind, reference, field, index). 422 naming each unknown or ambiguous one,
-    with the closest matches."""
-    resolver = Resolver(conn)
-    refs: dict[str, set[str]] = {}
+    """References of a body -> ids, by field: (kind, reference, field, index). 422 naming each unknown or
+    ambiguous one, with the closest matches."""
+    by_kind: dict[Kind, list[str | None]] = {}
     for kind, ref, _, _ in wanted:
-        if ref is not None:
-            refs.setdefault(kind, set()).add(ref)
-    await resolver.load(refs)
-    ids = {field: resolver.id(kind, ref, index=index, field_name=field) for kind, ref, field, index in wanted}
-    if resolver.errors:
-        raise Unprocessable(summary(resolver.errors), errors=resolver.errors)
+        by_kind.setdefault(kind, []).append(ref)
+    refs = await References(conn).load(by_kind)
+    ids = {field: refs.id(kind, ref, field=field, index=index) for kind, ref, field, index in wanted}
+    if refs.problems:
+        raise Unprocessable(summary(refs.problems), errors=refs.problems)
     return ids
+
+
+async def canonical(conn: AsyncConnection, kind: Kind, ref: str) -> str:
+    """The slug of the row a path names by any reference (404 with suggestions when it names none)."""
+    return str((await resolve(conn, kind, ref, field="slug", location="path"))["slug"])
 
 
 def differences(stored: dict[str, Any], sent: dict[str, Any]) -> list[dict[str, Any]]:
@@ -113,13 +113,6 @@ def already_stored(what: str, slug: str, errors: list[dict[str, Any]], fix: str)
         f"{what} '{slug}' is already stored with other content ({fields}); nothing was recorded. {fix}",
         errors=errors,
     )
-
-
-async def unknown(conn: AsyncConnection, what: str, slug: str, statement: Any) -> NotFound:
-    found = [dict(row._mapping) for row in await conn.execute(statement, {"ref": slug})]
-    close = [s for s in found if s["score"] > 0.2]
-    hint = f" Did you mean {', '.join(s['slug'] for s in close)}?" if close else ""
-    return NotFound(f"No {what} has the slug '{slug}'.{hint}", suggestions=close)
 
 
 def audit(key: ApiKey, action: str, what: str, slug: str) -> None:
@@ -185,7 +178,7 @@ async def place_body(conn: AsyncConnection, slug: str, warnings: list[dict[str, 
 
 async def create_place(conn: AsyncConnection, place: PlaceIn, *, key: ApiKey) -> Written:
     """Store a new place with its spellings; the same place again changes nothing."""
-    parent_id = (await resolved(conn, [(PLACE, place.parent, "parent", None)]))["parent"]
+    parent_id = (await resolved(conn, [("place", place.parent, "parent", None)]))["parent"]
     row = {
         "slug": place.slug,
         "name": place.name,
@@ -226,7 +219,7 @@ async def create_place(conn: AsyncConnection, place: PlaceIn, *, key: ApiKey) ->
     warnings += await name_warnings(
         conn, place_id, [n.name for n in names], primary=place.name, slug=place.slug
     )
-    return Written(created, await place_body(conn, place.slug, warnings), f"/v1/places/{place.slug}")
+    return Written(created, await place_body(conn, place.slug, warnings), place.slug)
 
 
 def name_differences(stored: Any, names: list[PlaceNameIn], slug: str) -> list[dict[str, Any]]:
@@ -245,14 +238,12 @@ def name_differences(stored: Any, names: list[PlaceNameIn], slug: str) -> list[d
 
 
 async def locked_place(conn: AsyncConnection, slug: str) -> Any:
-    stored = (await conn.execute(q.PLACE_FOR_UPDATE, {"slug": slug})).one_or_none()
-    if stored is None:
-        raise PlaceNotFound(slug, await suggestions(conn, slug))
-    return stored
+    return (await conn.execute(q.PLACE_FOR_UPDATE, {"slug": slug})).one()
 
 
 async def correct_place(conn: AsyncConnection, slug: str, patch: PlacePatch, *, key: ApiKey) -> Written:
     """Change a place's fields; a new primary name becomes a spelling too (the old one stays one)."""
+    slug = await canonical(conn, "place", slug)
     stored = await locked_place(conn, slug)
     current = {
         k: getattr(stored, k)
@@ -263,7 +254,7 @@ async def correct_place(conn: AsyncConnection, slug: str, patch: PlacePatch, *, 
         conn,
         stored,
         patch,
-        kind=PLACE,
+        kind="place",
         parent=place.parent,
         ancestors=q.PLACE_ANCESTORS,
         what=f"place '{slug}'",
@@ -290,7 +281,7 @@ async def correct_place(conn: AsyncConnection, slug: str, patch: PlacePatch, *, 
         )
         warnings += await name_warnings(conn, stored.id, [place.name], primary=place.name)
     audit(key, "corrected", "place", slug)
-    return Written(False, await place_body(conn, slug, warnings), f"/v1/places/{slug}")
+    return Written(False, await place_body(conn, slug, warnings), slug)
 
 
 def cycle(field: str, ref: str | None, what: str) -> Unprocessable:
@@ -305,7 +296,7 @@ async def corrected_parent(
     stored: Any,
     patch: BaseModel,
     *,
-    kind: str,
+    kind: Kind,
     parent: str | None,
     ancestors: Any,
     what: str,
@@ -323,6 +314,7 @@ async def corrected_parent(
 
 async def add_names(conn: AsyncConnection, slug: str, names: list[PlaceNameIn], *, key: ApiKey) -> Written:
     """Add spellings to a place; ones it already has change nothing (201 only when one was added)."""
+    slug = await canonical(conn, "place", slug)
     stored = await locked_place(conn, slug)
     wanted = list({n.name: n for n in names}.values())
     errors = [e for e in name_differences(stored, wanted, slug) if e["name"] in stored.names]
@@ -339,11 +331,12 @@ async def add_names(conn: AsyncConnection, slug: str, names: list[PlaceNameIn], 
     if added:
         audit(key, f"spellings added ({', '.join(r.name for r in added)})", "place", slug)
     warnings = await name_warnings(conn, stored.id, [n.name for n in wanted], primary=stored.name)
-    return Written(bool(added), await place_body(conn, slug, warnings), f"/v1/places/{slug}")
+    return Written(bool(added), await place_body(conn, slug, warnings), slug)
 
 
 async def remove_name(conn: AsyncConnection, slug: str, name: str, *, key: ApiKey) -> Written:
     """Remove one spelling of a place (never its primary name)."""
+    slug = await canonical(conn, "place", slug)
     stored = await locked_place(conn, slug)
     if name == stored.name:
         raise Conflict(
@@ -357,7 +350,7 @@ async def remove_name(conn: AsyncConnection, slug: str, name: str, *, key: ApiKe
             names=list(stored.names),
         )
     audit(key, f"spelling removed ({name})", "place", slug)
-    return Written(False, await place_body(conn, slug, []), f"/v1/places/{slug}")
+    return Written(False, await place_body(conn, slug, []), slug)
 
 
 # --- Actors -------------------------------------------------------------------------------------------------
@@ -389,7 +382,7 @@ async def actor_body(conn: AsyncConnection, slug: str, warnings: list[dict[str, 
 
 async def create_actor(conn: AsyncConnection, actor: ActorIn, *, key: ApiKey) -> Written:
     """Store a new actor; the same actor again changes nothing."""
-    parent_id = (await resolved(conn, [(ACTOR, actor.parent, "parent", None)]))["parent"]
+    parent_id = (await resolved(conn, [("actor", actor.parent, "parent", None)]))["parent"]
     row = actor.model_dump(exclude={"parent"}) | {"parent_id": parent_id}
     actor_id = await conn.scalar(q.INSERT_ACTOR, row)
     created = actor_id is not None
@@ -414,21 +407,20 @@ async def create_actor(conn: AsyncConnection, actor: ActorIn, *, key: ApiKey) ->
                 "The actor", actor.slug, errors, f"Correct it with PATCH /v1/actors/{actor.slug}."
             )
     warnings = await actor_warnings(conn, actor_id, actor, slug=actor.slug)
-    return Written(created, await actor_body(conn, actor.slug, warnings), f"/v1/actors/{actor.slug}")
+    return Written(created, await actor_body(conn, actor.slug, warnings), actor.slug)
 
 
 async def correct_actor(conn: AsyncConnection, slug: str, patch: ActorPatch, *, key: ApiKey) -> Written:
     """Change an actor's fields (`aliases` replaces the list)."""
-    stored = (await conn.execute(q.ACTOR_FOR_UPDATE, {"slug": slug})).one_or_none()
-    if stored is None:
-        raise await unknown(conn, "actor", slug, SUGGEST[ACTOR])
+    slug = await canonical(conn, "actor", slug)
+    stored = (await conn.execute(q.ACTOR_FOR_UPDATE, {"slug": slug})).one()
     current = {k: getattr(stored, k) for k in ("slug", "name", "aliases", "kind", "parent", "color", "notes")}
     actor = merged(ActorIn, current, patch)
     parent_id = await corrected_parent(
         conn,
         stored,
         patch,
-        kind=ACTOR,
+        kind="actor",
         parent=actor.parent,
         ancestors=q.ACTOR_ANCESTORS,
         what=f"actor '{slug}'",
@@ -441,7 +433,7 @@ async def correct_actor(conn: AsyncConnection, slug: str, patch: ActorPatch, *, 
     warnings = []
     if patch.model_fields_set & {"name", "aliases"}:
         warnings = await actor_warnings(conn, stored.id, actor, slug=None)
-    return Written(False, await actor_body(conn, slug, warnings), f"/v1/actors/{slug}")
+    return Written(False, await actor_body(conn, slug, warnings), slug)
 
 
 # --- Sources ------------------------------------------------------------------------------------------------
@@ -465,10 +457,11 @@ async def source_body(conn: AsyncConnection, source_id: int, source: SourceIn) -
     return with_warnings(str(await conn.scalar(q.SOURCE, {"slug": source.slug})), warnings)
 
 
-async def source_json(conn: AsyncConnection, slug: str) -> str:
-    body = await conn.scalar(q.SOURCE, {"slug": slug})
+async def source_json(conn: AsyncConnection, ref: str) -> str:
+    """One source, by its slug (or, at the cost of a lookup first, any other reference to it)."""
+    body = await conn.scalar(q.SOURCE, {"slug": ref})
     if body is None:
-        raise await unknown(conn, "source", slug, SUGGEST[SOURCE])
+        body = await conn.scalar(q.SOURCE, {"slug": await canonical(conn, "source", ref)})
     return str(body)
 
 
@@ -486,18 +479,17 @@ async def create_source(conn: AsyncConnection, source: SourceIn, *, key: ApiKey)
             raise already_stored(
                 "The source", source.slug, errors, f"Correct it with PATCH /v1/sources/{source.slug}."
             )
-    return Written(created, await source_body(conn, source_id, source), f"/v1/sources/{source.slug}")
+    return Written(created, await source_body(conn, source_id, source), source.slug)
 
 
 async def correct_source(conn: AsyncConnection, slug: str, patch: SourcePatch, *, key: ApiKey) -> Written:
     """Change a source's fields."""
-    stored = (await conn.execute(q.SOURCE_FOR_UPDATE, {"slug": slug})).one_or_none()
-    if stored is None:
-        raise await unknown(conn, "source", slug, SUGGEST[SOURCE])
+    slug = await canonical(conn, "source", slug)
+    stored = (await conn.execute(q.SOURCE_FOR_UPDATE, {"slug": slug})).one()
     source = merged(SourceIn, {k: v for k, v in stored._mapping.items() if k != "id"}, patch)
     await conn.execute(q.UPDATE_SOURCE, source.model_dump(exclude={"slug"}) | {"id": stored.id})
     audit(key, "corrected", "source", slug)
-    return Written(False, await source_body(conn, stored.id, source), f"/v1/sources/{slug}")
+    return Written(False, await source_body(conn, stored.id, source), slug)
 
 
 # --- Coalitions and memberships -----------------------------------------------------------------------------
@@ -519,11 +511,11 @@ async def membership_rows(
     conn: AsyncConnection, members: list[MembershipIn], *, prefix: str = ""
 ) -> list[dict[str, Any]]:
     """The stored columns of memberships (actors and sources resolved; 422 naming each unknown one)."""
-    wanted: list[tuple[str, str | None, str, int | None]] = []
+    wanted: list[tuple[Kind, str | None, str, int | None]] = []
     for index, m in enumerate(members):
         at = f"{prefix}{index}." if prefix else ""
-        wanted += [(ACTOR, m.actor, f"{at}actor", index if prefix else None)]
-        wanted += [(SOURCE, m.source, f"{at}source", index if prefix else None)]
+        wanted += [("actor", m.actor, f"{at}actor", index if prefix else None)]
+        wanted += [("source", m.source, f"{at}source", index if prefix else None)]
     ids = await resolved(conn, wanted)
     return [
         {
@@ -597,16 +589,14 @@ async def create_coalition(conn: AsyncConnection, coalition: CoalitionIn, *, key
                 errors,
                 f"Correct it with PATCH /v1/coalitions/{coalition.slug}.",
             )
-    return Written(created, await coalition_body(conn, coalition.slug), f"/v1/coalitions/{coalition.slug}")
+    return Written(created, await coalition_body(conn, coalition.slug), coalition.slug)
 
 
-async def locked_coalition(conn: AsyncConnection, slug: str) -> Any:
-    """The coalition, locked: membership writes of one coalition run one after the other, so a resend finds
-    what the first one stored."""
-    stored = (await conn.execute(q.COALITION_FOR_UPDATE, {"slug": slug})).one_or_none()
-    if stored is None:
-        raise await unknown(conn, "coalition", slug, q.SUGGEST_COALITION)
-    return stored
+async def locked_coalition(conn: AsyncConnection, ref: str) -> Any:
+    """The coalition a path names, locked: membership writes of one coalition run one after the other, so a
+    resend finds what the first one stored."""
+    slug = await canonical(conn, "coalition", ref)
+    return (await conn.execute(q.COALITION_FOR_UPDATE, {"slug": slug})).one()
 
 
 async def correct_coalition(
@@ -614,17 +604,21 @@ async def correct_coalition(
 ) -> Written:
     """Change a coalition's name, description or colour."""
     stored = await locked_coalition(conn, slug)
+    slug = stored.slug
     current = {k: getattr(stored, k) for k in ("slug", "name", "description", "color")}
     coalition = merged(CoalitionIn, current, patch)
     await conn.execute(
         q.UPDATE_COALITION, coalition.model_dump(exclude={"slug", "members"}) | {"id": stored.id}
     )
     audit(key, "corrected", "coalition", slug)
-    return Written(False, await coalition_body(conn, slug), f"/v1/coalitions/{slug}")
+    return Written(False, await coalition_body(conn, slug), slug)
 
 
 async def membership_json(conn: AsyncConnection, coalition: str, membership_id: int) -> str:
+    """One membership of the coalition a path names (by its slug, or at the cost of a lookup any reference)."""
     body = await conn.scalar(q.MEMBERSHIP, {"id": membership_id, "coalition": coalition})
+    if body is None and (slug := await canonical(conn, "coalition", coalition)) != coalition:
+        body = await conn.scalar(q.MEMBERSHIP, {"id": membership_id, "coalition": slug})
     if body is None:
         raise NotFound(f"Coalition '{coalition}' has no membership {membership_id}.")
     return str(body)
@@ -673,21 +667,17 @@ async def add_membership(
 ) -> Written:
     """Record an actor's membership of a coalition; the same membership again changes nothing."""
     stored = await locked_coalition(conn, slug)
+    slug = stored.slug
     [row] = await membership_rows(conn, [membership])
     params = {"coalition_id": stored.id, "rows": rows_json([row])}
     existing = (await conn.execute(q.EQUAL_MEMBERSHIPS, params)).one().id
     if existing is not None:
-        return Written(
-            False,
-            (await membership_json(conn, slug, existing)).encode(),
-            f"/v1/coalitions/{slug}/members/{existing}",
-        )
+        return Written(False, (await membership_json(conn, slug, existing)).encode(), slug, existing)
     membership_id = await write_membership(conn, q.INSERT_MEMBERSHIPS, params)
     if membership_id is None:
         raise await overlapping(conn, stored.id, row)
     audit(key, f"membership {membership_id} of {membership.actor} added", "coalition", slug)
-    location = f"/v1/coalitions/{slug}/members/{membership_id}"
-    return Written(True, (await membership_json(conn, slug, membership_id)).encode(), location)
+    return Written(True, (await membership_json(conn, slug, membership_id)).encode(), slug, membership_id)
 
 
 async def correct_membership(
@@ -695,6 +685,7 @@ async def correct_membership(
 ) -> Written:
     """Change a membership's dates (typically its end), role, note or source."""
     coalition = await locked_coalition(conn, slug)
+    slug = coalition.slug
     current = (
         await conn.execute(q.MEMBERSHIP_FOR_UPDATE, {"id": membership_id, "coalition": slug})
     ).one_or_none()
@@ -713,14 +704,13 @@ async def correct_membership(
     if await write_membership(conn, q.UPDATE_MEMBERSHIP, params) is None:
         raise await overlapping(conn, coalition.id, row, except_id=membership_id)
     audit(key, f"membership {membership_id} corrected", "coalition", slug)
-    location = f"/v1/coalitions/{slug}/members/{membership_id}"
-    return Written(False, (await membership_json(conn, slug, membership_id)).encode(), location)
+    return Written(False, (await membership_json(conn, slug, membership_id)).encode(), slug, membership_id)
 
 
 async def remove_membership(conn: AsyncConnection, slug: str, membership_id: int, *, key: ApiKey) -> Written:
     """Delete a membership (to end one instead, PATCH its `to`)."""
-    await locked_coalition(conn, slug)
+    slug = (await locked_coalition(conn, slug)).slug
     if await conn.scalar(q.DELETE_MEMBERSHIP, {"id": membership_id, "coalition": slug}) is None:
         raise NotFound(f"Coalition '{slug}' has no membership {membership_id}.")
     audit(key, f"membership {membership_id} removed", "coalition", slug)
-    return Written(False, await coalition_body(conn, slug), f"/v1/coalitions/{slug}")
+    return Written(False, await coalition_body(conn, slug), slug)

@@ -31,8 +31,13 @@ from app.db.models import (
     Source,
 )
 from app.db.queries.events import RECORD_VERSIONS
+from app.db.queries.references import References
 from app.paths import DATA_DIR
-from app.schemas.dataset import ActorIn, CoalitionIn, EventIn, PlaceIn, PlaceNameIn, SourceIn
+from app.schemas.actors import ActorIn, CoalitionIn
+from app.schemas.dataset import EventIn
+from app.schemas.places import PlaceIn, PlaceNameIn
+from app.schemas.sources import SourceIn
+from app.services.events import event_references, event_row
 from app.services.territory import InvalidFeatures, Kind, ingest
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -85,14 +90,6 @@ def load_file(path: Path, model: type[Model]) -> list[Model]:
     return items
 
 
-def _lookup(ids: dict[str, int], slug: str | None, what: str, where: str) -> int | None:
-    if slug is None:
-        return None
-    if slug not in ids:
-        raise DatasetError(f"{where}: unknown {what} '{slug}'")
-    return ids[slug]
-
-
 async def _upsert(
     conn: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], key: str
 ) -> tuple[dict[str, int], Counts]:
@@ -140,27 +137,15 @@ async def seed(conn: AsyncConnection, data_dir: Path = DATA_DIR) -> SeedReport:
     places = load_file(data_dir / "places.yaml", PlaceIn)
     events = load_file(data_dir / "events.yaml", EventIn)
 
-    source_ids, report.counts["sources"] = await _upsert(
+    _, report.counts["sources"] = await _upsert(
         conn, table_of(Source), [s.model_dump() for s in sources], "slug"
     )
-
     actor_ids, report.counts["actors"] = await _upsert(
         conn, table_of(Actor), [a.model_dump(exclude={"parent"}) for a in actors], "slug"
     )
-    reparented = await _set_parents(
-        conn,
-        table_of(Actor),
-        ((actor_ids[a.slug], _lookup(actor_ids, a.parent, "actor", f"actor {a.slug}")) for a in actors),
-    )
-    report.counts["actors"].updated += reparented
-
     coalition_ids, report.counts["coalitions"] = await _upsert(
         conn, table_of(Coalition), [c.model_dump(exclude={"members"}) for c in coalitions], "slug"
     )
-    report.counts["memberships"] = await _sync_memberships(
-        conn, coalitions, coalition_ids, actor_ids, source_ids
-    )
-
     place_rows = [
         {
             "slug": p.slug,
@@ -174,14 +159,51 @@ async def seed(conn: AsyncConnection, data_dir: Path = DATA_DIR) -> SeedReport:
         for p in places
     ]
     place_ids, report.counts["places"] = await _upsert(conn, table_of(Place), place_rows, "slug")
-    report.counts["places"].updated += await _set_parents(
-        conn,
-        table_of(Place),
-        ((place_ids[p.slug], _lookup(place_ids, p.parent, "place", f"place {p.slug}")) for p in places),
-    )
     report.counts["place names"] = await _insert_names(conn, places, place_ids)
 
-    report.counts["events"] = await _upsert_events(conn, events, place_ids, actor_ids, source_ids)
+    # Every row stored, the references between them are resolved as the API resolves them (slug, spelling,
+    # alias), one statement per kind; each problem names the entry it is in.
+    wanted = event_references(events)
+    wanted["place"] |= {p.parent for p in places if p.parent}
+    wanted["actor"] |= {a.parent for a in actors if a.parent} | {
+        m.actor for c in coalitions for m in c.members
+    }
+    wanted["source"] |= {m.source for c in coalitions for m in c.members if m.source}
+    refs = await References(conn).load(wanted)
+    actor_parents = [
+        (actor_ids[a.slug], refs.id("actor", a.parent, field=f"actor {a.slug}: parent")) for a in actors
+    ]
+    place_parents = [
+        (place_ids[p.slug], refs.id("place", p.parent, field=f"place {p.slug}: parent")) for p in places
+    ]
+    memberships = {
+        c.slug: {
+            (
+                refs.id("actor", m.actor, field=f"coalition {c.slug}: members.{index}.actor"),
+                m.from_,
+                m.to,
+                m.role,
+                m.note,
+                refs.id("source", m.source, field=f"coalition {c.slug}: members.{index}.source"),
+            )
+            for index, m in enumerate(c.members)
+        }
+        for c in coalitions
+    }
+    event_rows = [event_row(e, refs, index) for index, e in enumerate(events)]
+    if refs.problems:
+        raise DatasetError(
+            "; ".join(
+                (f"event {events[p['index']].external_id}: " if "index" in p else "")
+                + f"{p['field']}: {p['reason']}"
+                for p in refs.problems
+            )
+        )
+
+    report.counts["actors"].updated += await _set_parents(conn, table_of(Actor), actor_parents)
+    report.counts["memberships"] = await _sync_memberships(conn, coalition_ids, memberships)
+    report.counts["places"].updated += await _set_parents(conn, table_of(Place), place_parents)
+    report.counts["events"] = await _upsert_events(conn, events, event_rows)
     report.counts["territories"] = await _load_features(conn, data_dir / "territories.geojson", "territory")
     report.counts["front lines"] = await _load_features(conn, data_dir / "frontlines.geojson", "front_line")
     return report
@@ -216,31 +238,17 @@ async def _load_features(conn: AsyncConnection, path: Path, kind: Kind) -> Count
 
 async def _sync_memberships(
     conn: AsyncConnection,
-    coalitions: list[CoalitionIn],
     coalition_ids: dict[str, int],
-    actor_ids: dict[str, int],
-    source_ids: dict[str, int],
+    memberships: dict[str, set[tuple[Any, ...]]],
 ) -> Counts:
     """Memberships have no natural key: the files own the memberships of the actors they list for a coalition,
     and those are replaced only when they differ from the files. Memberships of other actors (added through the
-    API) are left alone."""
+    API) are left alone. `memberships`: coalition slug -> {(actor_id, from, to, role, note, source_id)}."""
     table = table_of(CoalitionMembership)
     counts = Counts()
-    for coalition in coalitions:
-        coalition_id = coalition_ids[coalition.slug]
-        where = f"coalition {coalition.slug}"
-        owned = {_lookup(actor_ids, m.actor, "actor", where) for m in coalition.members}
-        wanted = {
-            (
-                _lookup(actor_ids, m.actor, "actor", where),
-                m.from_,
-                m.to,
-                m.role,
-                m.note,
-                _lookup(source_ids, m.source, "source", where),
-            )
-            for m in coalition.members
-        }
+    for slug, wanted in memberships.items():
+        coalition_id = coalition_ids[slug]
+        owned = {actor_id for actor_id, *_ in wanted}
         existing = await conn.execute(
             select(table.c.actor_id, table.c.valid, table.c.role, table.c.note, table.c.source_id).where(
                 table.c.coalition_id == coalition_id, table.c.actor_id.in_(owned)
@@ -286,42 +294,20 @@ async def _insert_names(conn: AsyncConnection, places: list[PlaceIn], place_ids:
 
 
 async def _upsert_events(
-    conn: AsyncConnection,
-    events: list[EventIn],
-    place_ids: dict[str, int],
-    actor_ids: dict[str, int],
-    source_ids: dict[str, int],
+    conn: AsyncConnection, events: list[EventIn], event_rows: list[dict[str, Any]]
 ) -> Counts:
-    rows = []
-    for e in events:
-        where = f"event {e.external_id}"
-        actor_id = _lookup(actor_ids, e.actor, "actor", where)
-        parties = {_lookup(actor_ids, p, "actor", where) for p in e.parties}
-        if e.status == "contested" and actor_id is not None:
-            parties.add(actor_id)  # the holder of a contested place is one of its parties
-        rows.append(
-            {
-                "external_id": e.external_id,
-                "place_id": _lookup(place_ids, e.place, "place", where),
-                "occurred_on": e.date,
-                "precision": e.precision,
-                "seq": e.seq,
-                "kind": e.kind,
-                "actor_id": actor_id,
-                "losing_actor_id": _lookup(actor_ids, e.loses, "actor", where),
-                "status": e.status,
-                "party_ids": sorted(p for p in parties if p is not None),
-                "confidence": e.confidence,
-                "notes": e.notes,
-            }
-        )
+    """Events with their rows as `event_row` made them (the rule the API writes by)."""
+    rows = [
+        {"external_id": e.external_id} | {k: v for k, v in row.items() if k != "source_ids"}
+        for e, row in zip(events, event_rows, strict=True)
+    ]
     event_ids, counts = await _upsert(conn, table_of(ControlEvent), rows, "external_id")
 
     links = table_of(ControlEventSource)
     wanted = {
-        (event_ids[e.external_id], _lookup(source_ids, s, "source", f"event {e.external_id}"))
-        for e in events
-        for s in e.sources
+        (event_ids[e.external_id], source_id)
+        for e, row in zip(events, event_rows, strict=True)
+        for source_id in row["source_ids"]
     }
     existing = await conn.execute(
         select(links.c.control_event_id, links.c.source_id).where(

@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries import territory as q
+from app.db.queries.references import References
 from app.errors import Conflict, Unprocessable
-from app.schemas.territory import (
+from app.schemas.territories import (
     MAX_VERTICES,
     WGS84,
     Crs,
@@ -181,13 +181,6 @@ def _parse(
     return prepared
 
 
-async def _slug_ids(conn: AsyncConnection, table: str, slugs: set[str]) -> dict[str, int]:
-    if not slugs:
-        return {}
-    rows = await conn.execute(text(q.SLUG_IDS.format(table=table)), {"slugs": sorted(slugs)})
-    return {str(slug): int(row_id) for slug, row_id in rows.all()}
-
-
 async def ingest(
     conn: AsyncConnection,
     kind: Kind,
@@ -204,27 +197,27 @@ async def ingest(
         raise InvalidFeatures([_error(None, "features", "must hold at least one feature")])
     items = _parse(kind, raw, crs, errors, batch)
 
-    actor_slugs: set[str] = set()
-    source_slugs: set[str] = set()
-    for item in items:
-        props: Any = item.feature.properties
-        if kind == "territory":
-            actor_slugs.add(props.actor)
-        else:
-            actor_slugs |= {props.side_a, props.side_b}
-        if props.source:
-            source_slugs.add(props.source)
-    actors = await _slug_ids(conn, "actor", actor_slugs)
-    sources = await _slug_ids(conn, "source", source_slugs)
-    for item in items:
-        props = item.feature.properties
+    # Actors and the source by any reference (slug, name, alias; slug or URL), one statement per kind; an
+    # unknown one is an error with the closest names.
+    actor_fields = ["actor"] if kind == "territory" else ["side_a", "side_b"]
+    props_of: list[Any] = [item.feature.properties for item in items]
+    refs = await References(conn).load(
+        {
+            "actor": [getattr(props, name) for props in props_of for name in actor_fields],
+            "source": [props.source for props in props_of],
+        }
+    )
+    actors: dict[str, int] = {}
+    sources: dict[str, int] = {}
+    for item, props in zip(items, props_of, strict=True):
         at = item.index if batch else None
-        names = ["actor"] if kind == "territory" else ["side_a", "side_b"]
-        for name in names:
-            if getattr(props, name) not in actors:
-                errors.append(_error(at, f"properties.{name}", f"unknown actor '{getattr(props, name)}'"))
-        if props.source and props.source not in sources:
-            errors.append(_error(at, "properties.source", f"unknown source '{props.source}'"))
+        for name in actor_fields:
+            ref = getattr(props, name)
+            if (actor_id := refs.id("actor", ref, field=f"properties.{name}", index=at)) is not None:
+                actors[ref] = actor_id
+        if (source_id := refs.id("source", props.source, field="properties.source", index=at)) is not None:
+            sources[props.source] = source_id
+    errors += refs.problems
 
     if items:
         rows = await conn.execute(

@@ -188,8 +188,8 @@ async def test_bad_parameters_are_problems_naming_the_field(client: httpx.AsyncC
 
     place = await client.get("/v1/events?place=Palmira")
     assert place.status_code == 404 and place.json()["suggestions"][0]["slug"] == "palmyra"
-    actor = await client.get("/v1/events?actor=isis")
-    assert actor.status_code == 404 and "islamic-state" in actor.json()["known"]
+    actor = await client.get("/v1/events?actor=islamic-stat")
+    assert actor.status_code == 404 and actor.json()["suggestions"][0]["slug"] == "islamic-state"
 
 
 async def key_of(engine: AsyncEngine) -> ApiKey:

@@ -152,14 +152,15 @@ async def test_a_batch_with_one_bad_feature_stores_nothing_and_names_it(
     batch = collection(
         territory("batch-0"),
         territory("batch-1", ring=BOWTIE),
-        territory("batch-2", actor="nobody"),
+        territory("batch-2", actor="islamic-stat"),
         territory("batch-3", ring=[[x, y + 0.2] for x, y in SQUARE]),
     )
     response = await write_client.post("/v1/territories/batch", json=batch, headers=ingest_headers)
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert [(e["index"], e["field"]) for e in errors] == [(1, "geometry"), (2, "properties.actor")]
-    assert "unknown actor 'nobody'" in errors[1]["reason"]
+    assert errors[1]["reason"].startswith("no actor is known as 'islamic-stat'; did you mean islamic-state")
+    assert errors[1]["suggestions"][0]["slug"] == "islamic-state"  # as an event write says it
     assert await stored(write_engine, "territory", "batch-0", "batch-1", "batch-2", "batch-3") == 0
 
     good = collection(territory("batch-0"), territory("batch-3", ring=[[x, y + 0.2] for x, y in SQUARE]))

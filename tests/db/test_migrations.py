@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from app.db import migrate
 from app.db.engine import create_engine
+from tests.db.catalogue import catalogue_of, differences
 
 TABLES = {
     "actor",
@@ -50,3 +51,21 @@ async def test_migrations_upgrade_downgrade_upgrade(fresh_database: str) -> None
         assert await migrate.current_revision(engine) == migrate.head_revision()
     finally:
         await engine.dispose()
+
+
+async def test_downgrade_from_head_to_0004_restores_exactly_what_0004_made(fresh_database: str) -> None:
+    # 0004 is the last revision whose functions were strings in the migrations; 0005's downgrade puts them back.
+    await asyncio.to_thread(migrate.upgrade, fresh_database)
+    at_head = await catalogue_of(fresh_database)
+    await asyncio.to_thread(migrate.downgrade, fresh_database, "0004")
+    downgraded = await catalogue_of(fresh_database)
+
+    await asyncio.to_thread(migrate.downgrade, fresh_database, "base")
+    await asyncio.to_thread(migrate.upgrade, fresh_database, "0004")
+    assert not (diff := differences(await catalogue_of(fresh_database), downgraded)), (
+        f"(-: made by 0004, +: downgraded to 0004)\n{diff}"
+    )
+    await asyncio.to_thread(migrate.upgrade, fresh_database)
+    assert not (diff := differences(at_head, await catalogue_of(fresh_database))), (
+        f"(-: head, +: head again after a downgrade)\n{diff}"
+    )

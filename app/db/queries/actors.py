@@ -1,8 +1,13 @@
-"""Actors, coalitions and their memberships over time; the per-date summary of who held how much."""
+"""Actors, coalitions and their memberships over time."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from datetime import date
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.errors import NotFound
 
 ACTOR_FIELDS = """'slug', a.slug, 'name', a.name, 'kind', a.kind, 'aliases', a.aliases, 'color', a.color,
     'parent', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = a.parent_id)"""
@@ -49,58 +54,35 @@ COALITION = text(f"""
     FROM coalition AS c WHERE c.slug = :slug
 """)
 
-# For each actor and coalition, the places it held on :at (controlled, or holding out under siege), by kind,
-# and the places it was fighting over. A place counts once for a coalition even if two members share it.
-# area_km2: the geodesic area of the union of its territories in force on :at (a coalition: of its members'),
-# measured on the ~500 m simplified copy (geom_z8) so a summary stays cheap; within a fraction of a percent.
-SUMMARY = text("""
-    WITH territory_now AS (
-        SELECT t.actor_id, t.geom_z8 AS geom FROM territory AS t WHERE t.valid @> CAST(:at AS date)
-    ), actor_area AS (
-        SELECT actor_id, ST_Area(ST_Union(geom)::geography) / 1e6 AS km2 FROM territory_now GROUP BY actor_id
-    ), state AS (
-        SELECT p.kind, cp.actor_id, cp.status, cp.party_ids
-        FROM control_period AS cp JOIN place AS p ON p.id = cp.place_id
-        WHERE cp.valid @> CAST(:at AS date)
-    ), held AS (
-        SELECT actor_id, kind, count(*) AS n FROM state WHERE actor_id IS NOT NULL GROUP BY actor_id, kind
-    ), contested AS (
-        SELECT unnest(party_ids) AS actor_id, count(*) AS n FROM state WHERE status = 'contested' GROUP BY 1
-    ), actors AS (
-        SELECT a.id, a.slug, a.name,
-               coalesce((SELECT sum(n) FROM held WHERE held.actor_id = a.id), 0) AS total,
-               coalesce((SELECT json_object_agg(kind, n ORDER BY kind) FROM held WHERE held.actor_id = a.id),
-                        '{}'::json) AS by_kind,
-               coalesce((SELECT n FROM contested WHERE contested.actor_id = a.id), 0) AS contested,
-               coalesce((SELECT round(km2::numeric, 1) FROM actor_area WHERE actor_area.actor_id = a.id), 0)
-                   AS area_km2
-        FROM actor AS a
-    ), members AS (
-        SELECT DISTINCT m.coalition_id, m.actor_id FROM coalition_membership AS m
-        WHERE m.valid @> CAST(:at AS date)
-    ), coalition_held AS (
-        SELECT mb.coalition_id, s.kind, count(*) AS n
-        FROM state AS s JOIN members AS mb ON mb.actor_id = s.actor_id
-        GROUP BY mb.coalition_id, s.kind
-    ), coalition_area AS (
-        SELECT mb.coalition_id, ST_Area(ST_Union(tn.geom)::geography) / 1e6 AS km2
-        FROM territory_now AS tn JOIN members AS mb ON mb.actor_id = tn.actor_id
-        GROUP BY mb.coalition_id
-    )
-    SELECT json_build_object(
-        'at', CAST(:at AS date),
-        'places_known', (SELECT count(*) FROM state),
-        'actors', coalesce((SELECT json_agg(json_build_object(
-                'slug', slug, 'name', name, 'places', total, 'by_kind', by_kind, 'contested', contested,
-                'area_km2', area_km2)
-                ORDER BY total DESC, slug) FROM actors WHERE total > 0 OR contested > 0 OR area_km2 > 0),
-                '[]'::json),
-        'coalitions', coalesce((SELECT json_agg(json_build_object(
-                'slug', c.slug, 'name', c.name,
-                'places', coalesce((SELECT sum(n) FROM coalition_held AS h WHERE h.coalition_id = c.id), 0),
-                'by_kind', coalesce((SELECT json_object_agg(kind, n ORDER BY kind)
-                                     FROM coalition_held AS h WHERE h.coalition_id = c.id), '{}'::json),
-                'area_km2', coalesce((SELECT round(km2::numeric, 1) FROM coalition_area AS ca
-                                      WHERE ca.coalition_id = c.id), 0))
-                ORDER BY c.slug) FROM coalition AS c), '[]'::json))::text
-""")
+
+async def unknown_slug(conn: AsyncConnection, what: str, slug: str, known_slugs: TextClause) -> NotFound:
+    known = list((await conn.scalars(known_slugs)).all())
+    return NotFound(f"No {what} has the slug '{slug}'. Known: {', '.join(known)}.", known=known)
+
+
+async def actors_json(conn: AsyncConnection) -> bytes:
+    """Every armed actor, with its kind, aliases, parent and map colour, by name."""
+    body: str = await conn.scalar(ACTORS)
+    return body.encode()
+
+
+async def actor_json(conn: AsyncConnection, slug: str) -> bytes:
+    """One actor with its coalition memberships over time; 404 listing the known slugs."""
+    body: str | None = await conn.scalar(ACTOR, {"slug": slug})
+    if body is None:
+        raise await unknown_slug(conn, "actor", slug, ACTOR_SLUGS)
+    return body.encode()
+
+
+async def coalitions_json(conn: AsyncConnection) -> bytes:
+    """Every coalition, with how many actors have ever been members."""
+    body: str = await conn.scalar(COALITIONS)
+    return body.encode()
+
+
+async def coalition_json(conn: AsyncConnection, slug: str, *, at: date | None) -> bytes:
+    """One coalition and its members: on `at` when given, otherwise every membership over time."""
+    body: str | None = await conn.scalar(COALITION, {"slug": slug, "at": at})
+    if body is None:
+        raise await unknown_slug(conn, "coalition", slug, COALITION_SLUGS)
+    return body.encode()

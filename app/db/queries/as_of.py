@@ -8,11 +8,12 @@ live periods come from. So a reconstructed answer follows the same rules and the
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import TextClause, text
 
-from app.db.queries.places import IN_BBOX
+from app.db.queries.filters import IN_BBOX
 
 # The places whose periods are derived: every place, those a reference may name, or those in the bbox.
 ALL_PLACES = "NULL"
@@ -40,6 +41,15 @@ def shadow_tables(places: str) -> str:
         -- Territories keep no versions: as of a moment, those recorded by then, as they stand now.
         SELECT t.* FROM public.territory AS t WHERE t.recorded_at <= CAST(:as_of AS timestamptz)
     )"""
+
+
+def at_moment(sql: str, as_of: datetime | None, places: str = ALL_PLACES) -> TextClause:
+    """The query as the record stands, or as it stood at `as_of` (periods derived for `places` only)."""
+    return live_sql(sql) if as_of is None else as_of_sql(sql, places)
+
+
+# A statement is built once per shape of filters, not per request.
+live_sql = lru_cache(maxsize=512)(text)
 
 
 @lru_cache(maxsize=256)

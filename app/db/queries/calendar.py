@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 # The span covers every live event and every drawn area or line (their last day is upper(valid) - 1, since
 # ranges are half-open); an unbounded range adds nothing to the span.
@@ -23,3 +24,8 @@ CALENDAR = text("""
                            FROM days), '[]'::json)
     )::text
 """)
+
+
+async def calendar_json(conn: AsyncConnection) -> str:
+    """The calendar as JSON text, built by PostgreSQL."""
+    return str(await conn.scalar(CALENDAR))

@@ -8,8 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.as_of import REFERENCED_PLACE, as_of_sql
-from app.db.queries.places import IN_BBOX, OF_KINDS, RESOLVED_PLACES_CTE, one_place_json
+from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, as_of_sql, at_moment
+from app.db.queries.filters import IN_BBOX, OF_KINDS, ChangesFilter, ControlFilter, Page
+from app.db.queries.pages import page_body
+from app.db.queries.places import one_place_json
+from app.db.queries.references import RESOLVED_PLACES_CTE
 
 # The uncertainty window of an event: a month-precision event may have happened any day of its month.
 PRECISION_WINDOW = (
@@ -113,12 +116,18 @@ CONTROL_AT = text(f"""
 """)
 
 
-async def control_at_json(conn: AsyncConnection, *, ref: str, at: date, as_of: datetime | None = None) -> str:
-    """The control answer for the place `ref` names, on `at`, as JSON text ready to send; as the record stood
-    at `as_of` when given."""
+async def control_at_json(
+    conn: AsyncConnection, *, ref: str, at: date, as_of: datetime | None = None
+) -> bytes:
+    """Who held the place `ref` names on `at`, with the event and sources behind it; as the record stood at
+    `as_of` when given. One statement: the reference is resolved inside it."""
     if as_of is None:
-        return await one_place_json(conn, CONTROL_AT, ref, at=at)
-    return await one_place_json(conn, as_of_sql(CONTROL_AT.text, REFERENCED_PLACE), ref, at=at, as_of=as_of)
+        body = await one_place_json(conn, CONTROL_AT, ref, at=at)
+    else:
+        body = await one_place_json(
+            conn, as_of_sql(CONTROL_AT.text, REFERENCED_PLACE), ref, at=at, as_of=as_of
+        )
+    return body.encode()
 
 
 # Every actor's coalitions on :at, computed once per query: MATERIALIZED, or the planner inlines it into the
@@ -139,6 +148,28 @@ COALITIONS_ON_DATE_CTE = """
 # PostgreSQL, ordered by id so the same state gives the same bytes (and ETag).
 FEATURE_COLLECTION = """SELECT json_build_object('type', 'FeatureCollection', 'at', CAST(:at AS date),
                                  'features', coalesce(json_agg(feature ORDER BY id), '[]'::json))::text"""
+
+
+async def control_map_json(conn: AsyncConnection, where: ControlFilter) -> bytes:
+    """Every place's state on a date as a GeoJSON FeatureCollection, built by PostgreSQL in one statement."""
+    sql = control_map_sql(
+        bbox=where.bbox is not None,
+        actor=where.actor is not None,
+        coalition=where.coalition is not None,
+        kinds=where.kinds is not None,
+    )
+    params: dict[str, object] = {
+        "at": where.at,
+        "actor": where.actor,
+        "coalition": where.coalition,
+        "kinds": list(where.kinds) if where.kinds is not None else None,
+        "as_of": where.as_of,
+    }
+    if where.bbox:
+        params |= where.bbox.params()
+    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES)
+    body: str = await conn.scalar(statement, params)
+    return body.encode()
 
 
 def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) -> str:
@@ -196,6 +227,35 @@ EVENT_JSON = f"""json_build_object(
                          FROM actor AS x WHERE x.id = ANY(e.party_ids)), '[]'::json),
     'confidence', e.confidence, 'notes', e.notes, 'recorded_at', e.recorded_at,
     'sources', {EVENT_SOURCES})"""
+
+
+async def changes_json(conn: AsyncConnection, where: ChangesFilter, page: Page) -> bytes:
+    """A page of the places that changed between two dates, by place id, with the events in between."""
+    sql = changes_sql(
+        bbox=where.bbox is not None, actor=where.actor is not None, after=page.after is not None
+    )
+    params: dict[str, object] = {
+        "from": where.start,
+        "to": where.end,
+        "actor": where.actor,
+        "limit": page.limit + 1,
+        "as_of": where.as_of,
+    }
+    if where.bbox:
+        params |= where.bbox.params()
+    if page.after:
+        params["after_id"] = int(page.after[0])
+    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES)
+    rows = (await conn.execute(statement, params)).all()
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return page_body(
+        [row.item for row in rows],
+        [rows[-1].id] if more else None,
+        page,
+        name="changes",
+        head={"from": where.start, "to": where.end},
+    )
 
 
 def changes_sql(*, bbox: bool, actor: bool, after: bool) -> str:
@@ -262,8 +322,73 @@ TIMELINE = text(f"""
 """)
 
 
-async def timeline_json(conn: AsyncConnection, *, ref: str, as_of: datetime | None = None) -> str:
+async def timeline_json(conn: AsyncConnection, *, ref: str, as_of: datetime | None = None) -> bytes:
     """The place's periods and events, in date order, with sources (as the record stood at `as_of`)."""
     if as_of is None:
-        return await one_place_json(conn, TIMELINE, ref)
-    return await one_place_json(conn, as_of_sql(TIMELINE.text, REFERENCED_PLACE), ref, as_of=as_of)
+        body = await one_place_json(conn, TIMELINE, ref)
+    else:
+        body = await one_place_json(conn, as_of_sql(TIMELINE.text, REFERENCED_PLACE), ref, as_of=as_of)
+    return body.encode()
+
+
+# For each actor and coalition, the places it held on :at (controlled, or holding out under siege), by kind,
+# and the places it was fighting over. A place counts once for a coalition even if two members share it.
+# area_km2: the geodesic area of the union of its territories in force on :at (a coalition: of its members'),
+# measured on the ~500 m simplified copy (geom_z8) so a summary stays cheap; within a fraction of a percent.
+SUMMARY = """
+    WITH territory_now AS (
+        SELECT t.actor_id, t.geom_z8 AS geom FROM territory AS t WHERE t.valid @> CAST(:at AS date)
+    ), actor_area AS (
+        SELECT actor_id, ST_Area(ST_Union(geom)::geography) / 1e6 AS km2 FROM territory_now GROUP BY actor_id
+    ), state AS (
+        SELECT p.kind, cp.actor_id, cp.status, cp.party_ids
+        FROM control_period AS cp JOIN place AS p ON p.id = cp.place_id
+        WHERE cp.valid @> CAST(:at AS date)
+    ), held AS (
+        SELECT actor_id, kind, count(*) AS n FROM state WHERE actor_id IS NOT NULL GROUP BY actor_id, kind
+    ), contested AS (
+        SELECT unnest(party_ids) AS actor_id, count(*) AS n FROM state WHERE status = 'contested' GROUP BY 1
+    ), actors AS (
+        SELECT a.id, a.slug, a.name,
+               coalesce((SELECT sum(n) FROM held WHERE held.actor_id = a.id), 0) AS total,
+               coalesce((SELECT json_object_agg(kind, n ORDER BY kind) FROM held WHERE held.actor_id = a.id),
+                        '{}'::json) AS by_kind,
+               coalesce((SELECT n FROM contested WHERE contested.actor_id = a.id), 0) AS contested,
+               coalesce((SELECT round(km2::numeric, 1) FROM actor_area WHERE actor_area.actor_id = a.id), 0)
+                   AS area_km2
+        FROM actor AS a
+    ), members AS (
+        SELECT DISTINCT m.coalition_id, m.actor_id FROM coalition_membership AS m
+        WHERE m.valid @> CAST(:at AS date)
+    ), coalition_held AS (
+        SELECT mb.coalition_id, s.kind, count(*) AS n
+        FROM state AS s JOIN members AS mb ON mb.actor_id = s.actor_id
+        GROUP BY mb.coalition_id, s.kind
+    ), coalition_area AS (
+        SELECT mb.coalition_id, ST_Area(ST_Union(tn.geom)::geography) / 1e6 AS km2
+        FROM territory_now AS tn JOIN members AS mb ON mb.actor_id = tn.actor_id
+        GROUP BY mb.coalition_id
+    )
+    SELECT json_build_object(
+        'at', CAST(:at AS date),
+        'places_known', (SELECT count(*) FROM state),
+        'actors', coalesce((SELECT json_agg(json_build_object(
+                'slug', slug, 'name', name, 'places', total, 'by_kind', by_kind, 'contested', contested,
+                'area_km2', area_km2)
+                ORDER BY total DESC, slug) FROM actors WHERE total > 0 OR contested > 0 OR area_km2 > 0),
+                '[]'::json),
+        'coalitions', coalesce((SELECT json_agg(json_build_object(
+                'slug', c.slug, 'name', c.name,
+                'places', coalesce((SELECT sum(n) FROM coalition_held AS h WHERE h.coalition_id = c.id), 0),
+                'by_kind', coalesce((SELECT json_object_agg(kind, n ORDER BY kind)
+                                     FROM coalition_held AS h WHERE h.coalition_id = c.id), '{}'::json),
+                'area_km2', coalesce((SELECT round(km2::numeric, 1) FROM coalition_area AS ca
+                                      WHERE ca.coalition_id = c.id), 0))
+                ORDER BY c.slug) FROM coalition AS c), '[]'::json))::text
+"""
+
+
+async def summary_json(conn: AsyncConnection, *, at: date, as_of: datetime | None = None) -> bytes:
+    """Per actor and coalition on `at`: places held by kind, contested, and area held (as of `as_of`)."""
+    body: str = await conn.scalar(at_moment(SUMMARY, as_of), {"at": at, "as_of": as_of})
+    return body.encode()

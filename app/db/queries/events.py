@@ -1,4 +1,4 @@
-"""SQL of events: writing (references resolved in bulk, rows inserted from one JSON document, versions, history),
+"""SQL of events: writing (rows inserted from one JSON document, versions, history),
 and reading them as a list or a feed in recording order."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app.db.queries.control import EVENT_JSON
-from app.db.queries.places import RESOLVED_PLACES_CTE
+from app.db.queries.references import RESOLVED_PLACES_CTE, resolved_cte
 
 # The fields whose values make an event's content (what "the same event" means for a resend).
 CONTENT_FIELDS = (
@@ -23,64 +23,6 @@ CONTENT_FIELDS = (
     "notes",
     "source_ids",
 )
-
-# A reference that is an id, as a number the primary key's index can look up (`id::text = ref` cannot: it read
-# every place once per reference, 38 s for a batch of 1,000 at 100,000 places); NULL for anything else.
-PLACE_ID_OF_REF = "CASE WHEN r.ref ~ '^[1-9][0-9]{0,17}$' THEN CAST(r.ref AS bigint) END"
-
-# Each reference -> every id it may name: [{id, slug, name}], as JSON. An id or slug match wins over a name.
-RESOLVE = {
-    "place": text(f"""
-        SELECT r.ref, coalesce(json_agg(json_build_object('id', m.id, 'slug', m.slug, 'name', m.name)
-                                        ORDER BY m.id) FILTER (WHERE m.id IS NOT NULL), '[]'::json)
-        FROM unnest(CAST(:refs AS text[])) AS r(ref)
-        LEFT JOIN LATERAL (
-            SELECT k.id, k.slug, k.name FROM place AS k WHERE k.slug = r.ref OR k.id = {PLACE_ID_OF_REF}
-            UNION
-            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
-            WHERE n.name_norm = territory_normalize(r.ref)
-              AND NOT EXISTS (SELECT 1 FROM place AS k WHERE k.slug = r.ref OR k.id = {PLACE_ID_OF_REF})
-        ) AS m ON true
-        GROUP BY r.ref
-    """),
-    "actor": text("""
-        SELECT r.ref, coalesce(json_agg(json_build_object('id', a.id, 'slug', a.slug, 'name', a.name)
-                                        ORDER BY a.id) FILTER (WHERE a.id IS NOT NULL), '[]'::json)
-        FROM unnest(CAST(:refs AS text[])) AS r(ref)
-        LEFT JOIN actor AS a
-               ON a.slug = r.ref
-              OR (NOT EXISTS (SELECT 1 FROM actor AS k WHERE k.slug = r.ref)
-                  AND territory_normalize(r.ref) IN (
-                      SELECT territory_normalize(x) FROM unnest(a.aliases || a.name) AS x))
-        GROUP BY r.ref
-    """),
-    "source": text("""
-        SELECT r.ref, coalesce(json_agg(json_build_object('id', s.id, 'slug', s.slug, 'name', s.title)
-                                        ORDER BY s.id) FILTER (WHERE s.id IS NOT NULL), '[]'::json)
-        FROM unnest(CAST(:refs AS text[])) AS r(ref)
-        LEFT JOIN source AS s ON s.slug = r.ref OR (s.url = r.ref AND r.ref LIKE 'http%')
-        GROUP BY r.ref
-    """),
-}
-
-SUGGEST = {
-    "place": text("""
-        SELECT p.slug, p.name, round(max(similarity(n.name_norm, territory_normalize(:ref)))::numeric, 2)::float
-               AS score
-        FROM place_name AS n JOIN place AS p ON p.id = n.place_id
-        WHERE n.name_norm % territory_normalize(:ref)
-        GROUP BY p.id ORDER BY score DESC, p.name LIMIT 5
-    """),
-    "actor": text("""
-        SELECT slug, name, round(greatest(similarity(slug, :ref), similarity(lower(name), lower(:ref)))::numeric, 2)::float
-               AS score
-        FROM actor ORDER BY score DESC, slug LIMIT 3
-    """),
-    "source": text("""
-        SELECT slug, title AS name, round(similarity(slug, :ref)::numeric, 2)::float AS score
-        FROM source ORDER BY score DESC, slug LIMIT 3
-    """),
-}
 
 ROWS = """jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
     external_id text, place_id integer, occurred_on date, precision text, seq smallint, kind text,
@@ -258,14 +200,14 @@ def events_page_sql(
     """One page of events, in recording order (by position) or newest first (by date), with a keyset cursor.
 
     Always at least one row: the first columns say whether the place, actor and since-position named exist
-    (`matches`, `actor_known`, `since_found`) and, for the stream, whether versions are `pending`; the page's
+    (`matches`, `actor_matches`: 1 when the reference names one, `since_found`) and, for the stream, whether versions are `pending`; the page's
     items follow, one per row (NULL when the page is empty).
     """
     ctes = []
     if place:
         ctes.append(RESOLVED_PLACES_CTE)
     if actor:
-        ctes.append("wanted_actor AS (SELECT id FROM actor WHERE slug = :actor)")
+        ctes.append(resolved_cte("actor", ":actor", name="wanted_actor"))
     if since_position:
         ctes.append(
             "since_version AS (SELECT recorded_xact, id FROM control_event_version "
@@ -309,10 +251,10 @@ def events_page_sql(
             ORDER BY {order}
             LIMIT :limit
         )
-        SELECT meta.matches, meta.actor_known, meta.since_found, meta.pending,
+        SELECT meta.matches, meta.actor_matches, meta.since_found, meta.pending,
                page.position, page.xact::text AS xact, page.occurred_on, page.event_id, page.change, page.item
         FROM (SELECT {"(SELECT count(*) FROM resolved)" if place else "1"} AS matches,
-                     {"EXISTS (SELECT 1 FROM wanted_actor)" if actor else "true"} AS actor_known,
+                     {"(SELECT count(*) FROM wanted_actor)" if actor else "1"} AS actor_matches,
                      {"EXISTS (SELECT 1 FROM since_version)" if since_position else "true"} AS since_found,
                      {PENDING if pending else "false"} AS pending) AS meta
         LEFT JOIN page ON true

@@ -8,7 +8,10 @@ from points, not a sourced outline: every feature says `basis: inferred`.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries.control import HOLDER_ID, PERIOD_AT, STATUS, TERRITORY_AT
 
@@ -95,3 +98,13 @@ CONTESTED = text(f"""
     {PERIOD_AT}
     WHERE cp.status IN ('contested', 'besieged')
 """)
+
+
+async def inferred_json(conn: AsyncConnection, *, at: date) -> str:
+    """The inferred areas of a date as a GeoJSON FeatureCollection (text), built by PostgreSQL."""
+    return str(await conn.scalar(INFERRED_AREAS, {"at": at}))
+
+
+async def contested_json(conn: AsyncConnection, *, at: date) -> str:
+    """The places fought over on a date, with their parties, as JSON text."""
+    return str(await conn.scalar(CONTESTED, {"at": at}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app.db.queries.actors import MEMBERSHIP_FIELDS
+from app.db.queries.references import actor_named, id_of
 
 # --- Places -------------------------------------------------------------------------------------------------
 
@@ -69,7 +70,7 @@ NAME_WARNINGS = text(f"""
     UNION ALL
     SELECT 'shadowed', s.name, json_agg({_PLACE_REF} ORDER BY p.id)
     FROM s JOIN place AS p ON p.id <> :place_id
-        AND (p.slug = s.name OR p.id = CASE WHEN s.name ~ '^[1-9][0-9]{0, 8}$' THEN CAST(s.name AS integer) END)
+        AND (p.slug = s.name OR p.id = {id_of("s.name")})
     GROUP BY s.name
     UNION ALL
     SELECT 'taken', CAST(:slug AS text), json_agg({_PLACE_REF} ORDER BY p.id)
@@ -145,29 +146,21 @@ ACTOR_ANCESTORS = text("""
 # Events name actors by slug, or by any name or alias when no slug matches (compared normalised): a name shared
 # with another actor makes such a reference ambiguous, and a slug that reads like another actor's name takes
 # over the references by that exact string.
-ACTOR_NAME_WARNINGS = text("""
+ACTOR_NAME_WARNINGS = text(f"""
     WITH s AS (SELECT DISTINCT name FROM unnest(CAST(:names AS text[])) AS name)
     SELECT 'shared' AS kind, s.name,
            json_agg(json_build_object('slug', a.slug, 'name', a.name) ORDER BY a.slug) AS others
     FROM s JOIN actor AS a
          ON a.id <> :actor_id
-        AND (a.slug = s.name OR territory_normalize(s.name) IN (
-                 SELECT territory_normalize(x) FROM unnest(a.aliases || a.name) AS x))
+        AND (a.slug = s.name OR {actor_named("a", "s.name")})
     GROUP BY s.name
     UNION ALL
     SELECT 'taken', CAST(:slug AS text), json_agg(json_build_object('slug', a.slug, 'name', a.name) ORDER BY a.slug)
     FROM actor AS a
     WHERE a.id <> :actor_id
-      AND territory_normalize(CAST(:slug AS text)) IN (
-          SELECT territory_normalize(x) FROM unnest(a.aliases || a.name) AS x)
+      AND {actor_named("a", "CAST(:slug AS text)")}
     HAVING count(*) > 0
     ORDER BY 1, 2
-""")
-
-SUGGEST_COALITION = text("""
-    SELECT slug, name, round(greatest(similarity(slug, :ref), similarity(lower(name), lower(:ref)))::numeric, 2)::float
-           AS score
-    FROM coalition ORDER BY score DESC, slug LIMIT 3
 """)
 
 # --- Sources ------------------------------------------------------------------------------------------------

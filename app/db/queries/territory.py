@@ -7,9 +7,15 @@ Geometry is EPSG:4326; areas and lengths are geodesic (`::geography`). Validity 
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from datetime import date
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.queries.actors import ACTOR_SLUGS, unknown_slug
+from app.db.queries.as_of import live_sql
 from app.db.queries.control import COALITIONS_ON_DATE_CTE, FEATURE_COLLECTION
+from app.db.queries.filters import AreaFilter, BBox
 
 # Simplified copies kept by the database (migration 0003): the tolerance, in degrees, each was made with.
 SIMPLIFIED_COPIES = (("geom_z6", 0.02), ("geom_z8", 0.005))
@@ -40,6 +46,26 @@ SOURCE_JSON = """(SELECT json_build_object('slug', s.slug, 'title', s.title, 'pu
                   FROM source AS s WHERE s.id = {alias}.source_id)"""
 
 ACTOR_JSON = "json_build_object('slug', {a}.slug, 'name', {a}.name, 'color', {a}.color)"
+
+
+async def territories_json(conn: AsyncConnection, where: AreaFilter) -> bytes:
+    """Territories in force on a date as a GeoJSON FeatureCollection, built by PostgreSQL."""
+    sql = territories_sql(
+        bbox=where.bbox is not None,
+        actor=where.actor is not None,
+        coalition=where.coalition is not None,
+        tolerance=where.tolerance,
+    )
+    params: dict[str, object] = {
+        "at": where.at,
+        "actor": where.actor,
+        "coalition": where.coalition,
+        "tolerance": where.tolerance,
+    }
+    if where.bbox:
+        params |= where.bbox.params()
+    body: str = await conn.scalar(live_sql(sql), params)
+    return body.encode()
 
 
 def territories_sql(*, bbox: bool, actor: bool, coalition: bool, tolerance: float | None) -> str:
@@ -117,6 +143,24 @@ TERRITORY_DIFF = text(f"""
 ACTOR_ID = text("SELECT id FROM actor WHERE slug = :slug")
 
 
+async def territory_diff_json(conn: AsyncConnection, *, actor: str, start: date, end: date) -> bytes:
+    """What `actor` gained and lost between two dates, as GeoJSON with areas and totals; 404 for an unknown slug."""
+    actor_id = await conn.scalar(ACTOR_ID, {"slug": actor})
+    if actor_id is None:
+        raise await unknown_slug(conn, "actor", actor, ACTOR_SLUGS)
+    body: str = await conn.scalar(TERRITORY_DIFF, {"actor_id": actor_id, "from": start, "to": end})
+    return body.encode()
+
+
+async def frontlines_json(conn: AsyncConnection, *, at: date, bbox: BBox | None) -> bytes:
+    """Front lines in force on `at` as a GeoJSON FeatureCollection, clipped to `bbox` when given."""
+    params: dict[str, object] = {"at": at}
+    if bbox:
+        params |= bbox.params()
+    body: str = await conn.scalar(live_sql(frontlines_sql(bbox=bbox is not None)), params)
+    return body.encode()
+
+
 def frontlines_sql(*, bbox: bool) -> str:
     """Front lines in force on :at as a GeoJSON FeatureCollection with both sides; clipped to the bbox."""
     geometry = "f.geom"
@@ -157,9 +201,6 @@ PREPARE_GEOMETRIES = text("""
     CROSS JOIN LATERAL territory_prepare_geometry(x.geojson, x.srid, :dimension, :repair) AS p
     ORDER BY x.n
 """)
-
-# {table} is "actor" or "source", never user input.
-SLUG_IDS = "SELECT slug, id FROM {table} WHERE slug = ANY(CAST(:slugs AS text[]))"
 
 # Rows already stored under the given external ids, and whether each equals what is sent now (geometry included:
 # `=` on geometry compares coordinates exactly).

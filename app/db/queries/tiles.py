@@ -8,10 +8,17 @@ z9, the full rings clipped in EPSG:4326 first), so a tile never reprojects thous
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Literal, get_args
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.queries.as_of import live_sql
 from app.db.queries.control import BASIS, HOLDER_ID, PERIOD_AT, STATUS, TERRITORY_AT
 
 EXTENT, BUFFER = 4096, 64
-LAYERS = ("places", "territories", "frontlines")
+Layer = Literal["places", "territories", "frontlines"]
+LAYERS: tuple[Layer, ...] = get_args(Layer)
 
 TILE_BOUNDS = f"""
     bounds AS (
@@ -80,12 +87,24 @@ FRONTLINES_TILE = f"""
 """
 
 
-def tile_sql(layer: str, zoom: int) -> str:
+def tile_sql(layer: Layer, zoom: int) -> str:
     if layer == "places":
         return PLACES_TILE
     if layer == "territories":
         return territories_tile(zoom)
     return FRONTLINES_TILE
+
+
+async def tile_mvt(conn: AsyncConnection, layer: Layer, *, z: int, x: int, y: int, at: date) -> bytes | None:
+    """One Mapbox vector tile of `layer` on `at`, built by PostGIS; None when nothing of it is in the tile."""
+    body = await conn.scalar(live_sql(tile_sql(layer, z)), {"z": z, "x": x, "y": y, "at": at})
+    return bytes(body) if body else None
+
+
+async def layer_bounds(conn: AsyncConnection, layer: Layer) -> tuple[float, float, float, float] | None:
+    """West, south, east, north of everything in `layer` (EPSG:4326), or None when it is empty."""
+    west, south, east, north = (await conn.execute(live_sql(LAYER_EXTENT[layer]))).one()
+    return None if west is None else (west, south, east, north)
 
 
 # Each layer's extent in EPSG:4326, for TileJSON `bounds`.

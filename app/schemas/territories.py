@@ -14,6 +14,9 @@ from typing import Any, Literal, Self
 from geojson_pydantic import Feature, LineString, MultiLineString, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.schemas.common import ColoredRef, Read, Ref
+from app.schemas.sources import SourceRead
+
 # A feature with more vertices than this is refused: split it, or simplify it first. 100,000 vertices is a
 # detailed country border; a front line or a held area needs far fewer.
 MAX_VERTICES = 100_000
@@ -120,3 +123,103 @@ def vertex_count(geometry: Polygon | MultiPolygon | LineString | MultiLineString
     if geometry.type in ("Polygon", "MultiLineString"):
         return sum(len(part) for part in coordinates)
     return sum(len(ring) for polygon in coordinates for ring in polygon)
+
+
+class OverlapRead(Read):
+    territory: dict[str, Any]
+    dates: dict[str, date | None]
+    area_km2: float
+    bbox: list[float]
+    geometry: dict[str, Any]
+
+
+class IngestItem(Read):
+    id: int
+    external_id: str
+    result: Literal["created", "existing", "updated"]
+    overlaps: list[OverlapRead] = []
+
+
+class IngestBatchItem(IngestItem):
+    index: int
+
+
+class IngestReport(Read):
+    created: int
+    existing: int
+    items: list[IngestBatchItem]
+
+
+class TerritoryRead(Read):
+    id: int
+    external_id: str
+    actor: ColoredRef
+    color: str
+    coalitions: list[Ref]
+    valid_from: date
+    valid_to: date | None
+    source: SourceRead | None
+    approximate: bool
+    notes: str | None
+    area_km2: float = Field(description="Geodesic area of the whole territory, km²")
+
+
+class TerritoryFeature(Feature[Polygon | MultiPolygon, TerritoryRead]):
+    id: int
+
+
+class TerritoryMap(Read):
+    type: Literal["FeatureCollection"]
+    at: date
+    features: list[TerritoryFeature]
+
+
+class FrontLineRead(Read):
+    id: int
+    external_id: str
+    side_a: ColoredRef
+    side_b: ColoredRef
+    valid_from: date
+    valid_to: date | None
+    source: SourceRead | None
+    approximate: bool
+    notes: str | None
+    length_km: float = Field(description="Geodesic length, km")
+
+
+class FrontLineFeature(Feature[LineString | MultiLineString, FrontLineRead]):
+    id: int
+
+
+class FrontLineMap(Read):
+    type: Literal["FeatureCollection"]
+    at: date
+    features: list[FrontLineFeature]
+
+
+class DiffTotals(Read):
+    held_before_km2: float
+    held_after_km2: float
+    gained_km2: float | None
+    lost_km2: float | None
+    net_km2: float | None
+
+
+class DiffChange(Read):
+    change: Literal["gained", "lost"]
+    area_km2: float
+
+
+class DiffFeature(Feature[Polygon | MultiPolygon, DiffChange]):
+    pass
+
+
+class TerritoryDiff(Read):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: Literal["FeatureCollection"]
+    actor: ColoredRef
+    from_: date = Field(alias="from")
+    to: date
+    totals: DiffTotals
+    features: list[DiffFeature]

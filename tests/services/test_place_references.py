@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.places import resolve_place
-from app.errors import AmbiguousPlace, PlaceNotFound
+from app.db.queries.references import resolve_place
+from app.errors import AmbiguousReference, PlaceNotFound
 from tests.factories import make_place
 
 SPELLINGS = {
@@ -47,7 +47,7 @@ async def test_bab_alone_is_not_al_bab(conn: AsyncConnection) -> None:
 async def test_a_spelling_shared_by_two_places_is_ambiguous(conn: AsyncConnection) -> None:
     await make_place(conn, "test-springfield-north", names=("Springfield",))
     await make_place(conn, "test-springfield-south", names=("Springfield",))
-    with pytest.raises(AmbiguousPlace) as caught:
+    with pytest.raises(AmbiguousReference) as caught:
         await resolve_place(conn, "springfield")
     assert {c["slug"] for c in caught.value.members["candidates"]} == {
         "test-springfield-north",

@@ -1,0 +1,180 @@
+"""The request's query string as the read layer's typed filters: each dependency parses one kind of request
+(through app/api/params.py, the one place a value is parsed) and gives a route the object it hands on."""
+
+# No `from __future__ import annotations`: FastAPI reads these signatures at run time.
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+
+from app.api.params import (
+    DATE,
+    TWO_NUMBERS,
+    AsOfQuery,
+    BboxQuery,
+    CursorQuery,
+    DateQuery,
+    KindQuery,
+    decode_cursor,
+    encode_cursor,
+    parse_as_of,
+    parse_bbox,
+    parse_date,
+    parse_date_range,
+    parse_kinds,
+    parse_point,
+)
+from app.db.queries.filters import AreaFilter, ChangesFilter, ControlFilter, Page, PlaceSearch, Point
+from app.db.queries.territory import tolerance_for_zoom
+from app.errors import InvalidParameter
+
+ActorQuery = Annotated[
+    str | None, Query(description="Actor slug", openapi_examples={"IS": {"value": "islamic-state"}})
+]
+CoalitionQuery = Annotated[
+    str | None,
+    Query(
+        description="Coalition slug: what its members held on the date",
+        openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
+    ),
+]
+# Both ends of an interval are required (a missing one is a 400 problem naming it).
+FromQuery = Annotated[
+    str,
+    DATE,
+    Query(alias="from", description="YYYY-MM-DD", openapi_examples={"Dec 2016": {"value": "2016-12-01"}}),
+]
+ToQuery = Annotated[
+    str, DATE, Query(description="YYYY-MM-DD", openapi_examples={"Jan 2017": {"value": "2017-01-31"}})
+]
+
+
+def link_to_next(request: Request) -> Callable[[list[Any]], str]:
+    """The next page's URL: this request's, with `cursor` set to the key of the page's last item."""
+    return lambda key: str(request.url.include_query_params(cursor=encode_cursor(key)))
+
+
+def on_date(at: DateQuery = None) -> date:
+    """`at`, a calendar date; today when not given."""
+    return parse_date("at", at, default=date.today())
+
+
+def as_of_moment(as_of: AsOfQuery = None) -> datetime | None:
+    """`as_of`: answer as the record stood then (None: as it stands)."""
+    return parse_as_of(as_of)
+
+
+OnDate = Annotated[date, Depends(on_date)]
+AsOf = Annotated[datetime | None, Depends(as_of_moment)]
+
+
+def control_filter(
+    at: OnDate,
+    as_of: AsOf,
+    bbox: BboxQuery = None,
+    actor: ActorQuery = None,
+    coalition: CoalitionQuery = None,
+    kind: KindQuery = None,
+) -> ControlFilter:
+    return ControlFilter(
+        at=at,
+        bbox=parse_bbox(bbox),
+        actor=actor,
+        coalition=coalition,
+        kinds=parse_kinds(kind),
+        as_of=as_of,
+    )
+
+
+def changes_filter(
+    as_of: AsOf,
+    start: FromQuery,
+    to: ToQuery,
+    bbox: BboxQuery = None,
+    actor: ActorQuery = None,
+) -> ChangesFilter:
+    first, last = parse_date_range(start, to)
+    return ChangesFilter(start=first, end=last, bbox=parse_bbox(bbox), actor=actor, as_of=as_of)
+
+
+def changes_page(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=5000, description="Places per page")] = 500,
+    cursor: CursorQuery = None,
+) -> Page:
+    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, 1))
+
+
+def place_search(
+    q: Annotated[
+        str | None,
+        Query(
+            description="Any spelling, or part of one", openapi_examples={"typo": {"value": "Dayr az Zor"}}
+        ),
+    ] = None,
+    near: Annotated[
+        str | None,
+        TWO_NUMBERS,
+        Query(description="LON,LAT: places within radius_km of this point, nearest first"),
+    ] = None,
+    radius_km: Annotated[float, Query(gt=0, le=2000, description="Radius around `near`, in km")] = 50,
+    bbox: BboxQuery = None,
+    kind: KindQuery = None,
+) -> PlaceSearch:
+    if q is not None and not q.strip():
+        raise InvalidParameter("q", "must not be empty")
+    point = parse_point("near", near)
+    return PlaceSearch(
+        q=q,
+        near=Point(*point) if point else None,
+        radius_km=radius_km,
+        bbox=parse_bbox(bbox),
+        kinds=parse_kinds(kind),
+    )
+
+
+def places_page(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page")] = 50,
+    cursor: CursorQuery = None,
+) -> Page:
+    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, 2))
+
+
+def area_filter(
+    at: OnDate,
+    actor: ActorQuery = None,
+    coalition: CoalitionQuery = None,
+    bbox: BboxQuery = None,
+    simplify: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=1,
+            description="Simplification tolerance in degrees (ST_SimplifyPreserveTopology); 0 = full detail",
+            openapi_examples={"~1 km": {"value": 0.01}},
+        ),
+    ] = None,
+    zoom: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=22,
+            description="Map zoom the answer is drawn at: the tolerance becomes one pixel of a 256-px tile "
+            "(360° / 2^zoom / 256). Ignored when `simplify` is given.",
+            openapi_examples={"region": {"value": 8}},
+        ),
+    ] = None,
+) -> AreaFilter:
+    tolerance = simplify if simplify is not None else (tolerance_for_zoom(zoom) if zoom is not None else None)
+    return AreaFilter(at=at, bbox=parse_bbox(bbox), actor=actor, coalition=coalition, tolerance=tolerance)
+
+
+ControlQuery = Annotated[ControlFilter, Depends(control_filter)]
+ChangesQuery = Annotated[ChangesFilter, Depends(changes_filter)]
+ChangesPage = Annotated[Page, Depends(changes_page)]
+PlaceSearchQuery = Annotated[PlaceSearch, Depends(place_search)]
+PlacesPage = Annotated[Page, Depends(places_page)]
+AreaQuery = Annotated[AreaFilter, Depends(area_filter)]

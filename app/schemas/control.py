@@ -1,0 +1,98 @@
+"""The control map of a date, the changes between two dates, and the per-date summary."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from geojson_pydantic import Feature, Point
+from pydantic import ConfigDict, Field
+
+from app.schemas.common import Read, Ref
+from app.schemas.events import EventRead
+from app.vocabulary import PlaceKind
+
+ControlStatus = Literal["controlled", "contested", "besieged", "unknown"]
+
+
+class ControlProperties(Read):
+    """A place's state on the date, as /v1/places/{ref}/control says it (without the event's full text)."""
+
+    id: int
+    slug: str
+    name: str
+    kind: PlaceKind
+    basis: Literal["event", "territory"] | None
+    status: ControlStatus
+    controller: Ref | None
+    color: str | None = Field(description="The controller's map colour")
+    coalitions: list[Ref]
+    since: date | None
+    territory_id: int | None
+
+
+class ControlFeature(Feature[Point, ControlProperties]):
+    id: int
+
+
+class ControlMap(Read):
+    """A GeoJSON FeatureCollection of every place's state on `at`."""
+
+    type: Literal["FeatureCollection"]
+    at: date
+    features: list[ControlFeature]
+
+
+class State(Read):
+    status: ControlStatus
+    controller: Ref | None
+    parties: list[Ref]
+    since: date | None
+
+
+class ChangedPlace(Read):
+    id: int
+    slug: str
+    name: str
+    kind: PlaceKind
+    location: Point
+
+
+class ChangeRead(Read):
+    place: ChangedPlace
+    before: State
+    after: State
+    events: list[EventRead] | None
+
+
+class ChangesRead(Read):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    to: date
+    changes: list[ChangeRead]
+    next: str | None
+
+
+class ActorTotals(Read):
+    slug: str
+    name: str
+    places: int
+    by_kind: dict[str, int]
+    contested: int
+    area_km2: float
+
+
+class CoalitionTotals(Read):
+    slug: str
+    name: str
+    places: int
+    by_kind: dict[str, int]
+    area_km2: float
+
+
+class SummaryRead(Read):
+    at: date
+    places_known: int
+    actors: list[ActorTotals]
+    coalitions: list[CoalitionTotals]
