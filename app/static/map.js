@@ -10,6 +10,7 @@ const DEFAULT_COMPARE = ["2017-01-09", "2017-01-16"]; // the article's week: Dei
 const DEBOUNCE_MS = 250; // a slider drag asks the server once it rests, not for every day it passes
 const PLAY_MS = 900;
 const VIEW = [[35.3, 31.8], [45.2, 37.6]]; // Syria and northern Iraq
+const MINOR_LABELS_ZOOM = 6.8;
 const $ = (selector, root = document) => root.querySelector(selector);
 
 // ---------- dates (UTC calendar days) ----------
@@ -134,6 +135,10 @@ class Pane {
       if (!this.map.hasImage(id)) this.map.addImage(id, hatch(actor ? actor.color : "#52606d"));
     });
     this.map.on("click", (event) => this.clicked(event));
+    // Zoomed out, only cities are named: the towns around Aleppo would pile their names onto each other.
+    const crowded = () => this.root.classList.toggle("zoomed-out", this.map.getZoom() < MINOR_LABELS_ZOOM);
+    this.map.on("zoom", crowded);
+    crowded();
     for (const layer of ["places-dot", "territories-fill", "inferred-fill"]) {
       this.map.on("mouseenter", layer, () => (this.map.getCanvas().style.cursor = "pointer"));
       this.map.on("mouseleave", layer, () => (this.map.getCanvas().style.cursor = ""));
@@ -224,7 +229,7 @@ class Pane {
     this.markers = features.map((feature) => {
       const element = document.createElement("button");
       element.type = "button";
-      element.className = "place-label";
+      element.className = feature.properties.kind === "city" ? "place-label" : "place-label minor";
       element.textContent = feature.properties.name;
       element.setAttribute("aria-label", `${feature.properties.name}: open its panel`);
       element.addEventListener("click", (event) => {
