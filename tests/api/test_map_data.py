@@ -6,6 +6,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.services.borders import country_borders
+
 PALMYRA = "ST_SetSRID(ST_Point(38.2672, 34.56), 4326)"
 
 
@@ -116,3 +118,33 @@ async def test_map_data_refuse_a_bad_date_naming_it(client: httpx.AsyncClient) -
         assert response.status_code == 400
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["errors"][0]["field"] == "at"
+
+
+async def test_inferred_area_of_a_border_town_stops_at_the_border(
+    client: httpx.AsyncClient, conn: AsyncConnection
+) -> None:
+    body = (await client.get("/v1/inferred", params={"at": "2016-12-12"})).json()
+    rebels = next(
+        f for f in body["features"] if (f["properties"]["actor"] or {}).get("slug") == "turkish-backed-rebels"
+    )
+    assert "jarabulus" in rebels["properties"]["places"]  # on the Euphrates, at the Turkish border
+    in_turkey, in_syria = (
+        await conn.execute(
+            text("""
+                WITH turkey AS (
+                    SELECT ST_SetSRID(ST_GeomFromGeoJSON(f.value ->> 'geometry'), 4326) AS geom
+                    FROM json_array_elements(CAST(:borders AS json) -> 'features') AS f
+                    WHERE f.value -> 'properties' ->> 'code' = :code
+                ), area AS (SELECT ST_GeomFromGeoJSON(CAST(:area AS text)) AS geom)
+                SELECT ST_Area(ST_Intersection(area.geom, turkey.geom)::geography),
+                       ST_Area(area.geom::geography)
+                FROM area, turkey
+            """),
+            {
+                "borders": country_borders(),
+                "code": "TR",
+                "area": httpx.Response(200, json=rebels["geometry"]).text,
+            },
+        )
+    ).one()
+    assert in_syria > 0 and in_turkey < 0.001 * in_syria

@@ -1,7 +1,8 @@
 """Control areas inferred from the places' control on a date, computed by PostGIS in one statement.
 
 Each place with a known state on the date gets its Voronoi cell among those places (the area nearer to it than
-to any other), cut to a reach that depends on its kind (a city's hinterland is wider than an airbase's), and the
+to any other), cut to a reach that depends on its kind (a city's hinterland is wider than an airbase's) and to
+its country's borders (Natural Earth, passed in as GeoJSON: a border town's area stops at the border), and the
 pieces are merged per holder. Contested places form areas of their own, with no holder. The result is a guess
 from points, not a sourced outline: every feature says `basis: inferred`.
 """
@@ -35,8 +36,12 @@ _REACH = (
 )
 
 INFERRED_AREAS = text(f"""
-    WITH held AS MATERIALIZED (
-        SELECT p.id, p.slug, p.geom, {HOLDER_ID} AS actor_id, {STATUS} AS status,
+    WITH borders AS MATERIALIZED (
+        SELECT f.value -> 'properties' ->> 'code' AS code,
+               ST_SetSRID(ST_GeomFromGeoJSON(f.value ->> 'geometry'), 4326) AS geom
+        FROM json_array_elements(CAST(:borders AS json) -> 'features') AS f
+    ), held AS MATERIALIZED (
+        SELECT p.id, p.slug, p.geom, p.country_code, {HOLDER_ID} AS actor_id, {STATUS} AS status,
                -- geography: the reach is in metres on the ellipsoid, then back to EPSG:4326.
                ST_Buffer(p.geom::geography, 1000 * ({_REACH}))::geometry AS reach
         FROM place AS p
@@ -49,11 +54,17 @@ INFERRED_AREAS = text(f"""
         SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(geom), 0.0,
                                            ST_Expand(ST_Envelope(ST_Collect(reach)), 1.0)))).geom AS cell
         FROM known HAVING count(*) > 1
-    ), pieces AS (
-        SELECT k.slug, k.actor_id, k.status = 'contested' AS contested,
+    ), cut AS (
+        SELECT k.slug, k.actor_id, k.status = 'contested' AS contested, k.geom AS point, k.country_code,
                coalesce(ST_Intersection(c.cell, k.reach), k.reach) AS geom
         FROM known AS k
         LEFT JOIN cells AS c ON ST_Intersects(c.cell, k.geom)
+    ), pieces AS (
+        -- Within the place's country; not when the coarse border leaves the place itself outside it.
+        SELECT cut.slug, cut.actor_id, cut.contested,
+               CASE WHEN b.geom IS NOT NULL AND ST_Covers(b.geom, cut.point)
+                    THEN ST_Intersection(cut.geom, b.geom) ELSE cut.geom END AS geom
+        FROM cut LEFT JOIN borders AS b ON b.code = cut.country_code
     ), areas AS (
         -- Snapped to the 5 decimals (~1 m) the GeoJSON carries, so the rounded rings are still valid.
         SELECT actor_id, contested, ST_Multi(ST_ReducePrecision(ST_Union(geom), 0.00001)) AS geom,
@@ -100,9 +111,10 @@ CONTESTED = text(f"""
 """)
 
 
-async def inferred_json(conn: AsyncConnection, *, at: date) -> str:
-    """The inferred areas of a date as a GeoJSON FeatureCollection (text), built by PostgreSQL."""
-    return str(await conn.scalar(INFERRED_AREAS, {"at": at}))
+async def inferred_json(conn: AsyncConnection, *, at: date, borders: str) -> str:
+    """The inferred areas of a date as a GeoJSON FeatureCollection (text), built by PostgreSQL; `borders` is a
+    FeatureCollection of countries, each with its ISO 3166-1 alpha-2 `code`."""
+    return str(await conn.scalar(INFERRED_AREAS, {"at": at, "borders": borders}))
 
 
 async def contested_json(conn: AsyncConnection, *, at: date) -> str:
