@@ -214,7 +214,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     reads = [name for name in args.scenarios if name in scenarios.NAMES]
     wrk = require_wrk() if reads else ""
-    server_url = args.database_url or LocalCluster.for_project().ensure_running()
+    # The bench creates its databases (and their extensions): the local cluster's superuser, not the app's role.
+    server_url = args.database_url or LocalCluster.for_project().ensure_running_as_admin()
     datasets: list[Dataset] = []
     rows: list[Row] = []
     ingested: list[tuple[str, ingest.IngestResult]] = []

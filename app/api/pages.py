@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
 
-from app.api.compression import GzipByEncoding
 from app.settings import Settings
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -61,10 +60,9 @@ async def redoc(request: Request) -> HTMLResponse:
 
 
 def install_browser_side(app: FastAPI, settings: Settings) -> None:
-    """Pages and assets, gzip by encoding, and CORS for the origins the settings name (none by default)."""
+    """Pages and assets, and CORS for the origins the settings name (none by default)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(GzipByEncoding)
     if origins := [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]:
         # Added last, so outermost: preflights are answered before anything else runs.
         app.add_middleware(

@@ -193,7 +193,11 @@ async def get_territory_diff(
     request: Request,
     conn: ReadConnection,
     actor: Annotated[
-        str, Query(description="Actor slug (required)", openapi_examples={"IS": {"value": "islamic-state"}})
+        str,
+        Query(
+            description="Actor: slug, name or alias (required)",
+            openapi_examples={"IS": {"value": "islamic-state"}},
+        ),
     ],
     from_: FromQuery,
     to: ToQuery,

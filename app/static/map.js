@@ -380,10 +380,52 @@ function describeState(side) {
   return side.status === "besieged" ? `${holder}, besieged` : holder;
 }
 
+function bounds(geometry) {
+  let [west, south, east, north] = [180, 90, -180, -90];
+  const walk = (c) => {
+    if (typeof c[0] === "number") {
+      [west, south, east, north] = [Math.min(west, c[0]), Math.min(south, c[1]), Math.max(east, c[0]), Math.max(north, c[1])];
+    } else c.forEach(walk);
+  };
+  walk(geometry.coordinates);
+  return [[west, south], [east, north]];
+}
+
+function redrawn(before, after) {
+  // Areas drawn on one date and not the other: a split or a retreat that no place's holder shows.
+  const ids = (collection) => new Set(collection.features.map((f) => f.properties.external_id));
+  const [was, is] = [ids(before), ids(after)];
+  const items = [
+    ...after.features.filter((f) => !was.has(f.properties.external_id)).map((f) => [f, "drawn"]),
+    ...before.features.filter((f) => !is.has(f.properties.external_id)).map((f) => [f, "ended"]),
+  ];
+  const list = $("#changes .redrawn");
+  list.replaceChildren(
+    ...items.map(([feature, change]) => {
+      const p = feature.properties;
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = `${p.actor.name}: ${change === "drawn" ? `area from ${human(p.valid_from)}` : `area ended ${human(p.valid_to)}`}`;
+      button.addEventListener("click", () => panes[0].map.fitBounds(bounds(feature.geometry), { padding: 40, maxZoom: 10 }));
+      const detail = document.createElement("small");
+      detail.textContent = p.source ? p.source.title : "";
+      item.append(button, detail);
+      return item;
+    }),
+  );
+  if (!items.length) list.innerHTML = "<li>None.</li>";
+}
+
 async function changes() {
   const [from, to] = [...state.dates].sort();
-  const list = $("#changes .list");
-  const body = await api(`/v1/changes?from=${from}&to=${to}`);
+  const list = $("#changes ol.list");
+  const [body, before, after] = await Promise.all([
+    api(`/v1/changes?from=${from}&to=${to}`),
+    api(`/v1/territories?at=${from}`),
+    api(`/v1/territories?at=${to}`),
+  ]);
+  redrawn(before, after);
   $("#changes h2").textContent = `Changed between ${human(from)} and ${human(to)}`;
   list.replaceChildren(
     ...body.changes.map((change) => {

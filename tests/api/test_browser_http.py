@@ -177,3 +177,11 @@ async def test_static_assets_are_compressed_and_revalidate(client: httpx.AsyncCl
     assert first.headers["content-type"].startswith(("text/javascript", "application/javascript"))
     again = await client.get(path, headers={**GZIP, "If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
+
+
+async def test_head_gets_the_headers_of_the_gzip_get(client: httpx.AsyncClient) -> None:
+    got = await client.get("/v1/control?at=2016-12-20", headers=GZIP)
+    head = await client.head("/v1/control?at=2016-12-20", headers=GZIP)
+    assert head.status_code == 200 and head.content == b""
+    for name in ("etag", "content-encoding", "content-length", "vary"):
+        assert head.headers[name] == got.headers[name], name

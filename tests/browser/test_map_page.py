@@ -106,7 +106,7 @@ async def test_compare_shows_both_dates_and_what_changed_between(watched: Watche
     page = watched.page
     await expect(page.locator("#pane-a .stamp")).to_have_text("1 Dec 2016")
     await expect(page.locator("#pane-b .stamp")).to_have_text("31 Jan 2017")
-    changes = page.locator("#changes .list")
+    changes = page.locator("#changes ol.list")
     await expect(changes).to_contain_text("Palmyra")
     await expect(changes).to_contain_text("Aleppo")
     await changes.get_by_role("button", name="Palmyra").click()
@@ -128,6 +128,10 @@ async def test_compare_defaults_to_the_articles_week(watched: Watched) -> None:
     await page.wait_for_selector('#pane-a[data-rendered="2017-01-09"]', state="attached")
     await page.wait_for_selector('#pane-b[data-rendered="2017-01-16"]', state="attached")
     await expect(page.locator("#changes")).to_be_visible()
+    # No place changed hands that week, but the areas were redrawn: IS's new Deir ez-Zor area is listed.
+    redrawn = page.locator("#changes .redrawn")
+    await expect(redrawn).to_contain_text("Islamic State: area from 16 Jan 2017")
+    await expect(redrawn).to_contain_text("cutting Assad regime-held pocket in half")
     # The Deir ez-Zor split: two government pockets on the 16th, one the week before.
     pockets = await page.evaluate(
         """() => window.territory.panes.map((pane) => new Set(pane.map
