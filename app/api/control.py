@@ -29,7 +29,9 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
 )
 async def get_control_map(request: Request, conn: ReadConnection, where: ControlQuery) -> Response:
     """Every place's state on a date, as a GeoJSON FeatureCollection ready for a map."""
-    return cached(request, await control_map_json(conn, where), where.at, media_type=GEOJSON)
+    return cached(
+        request, await control_map_json(conn, where), where.at, media_type=GEOJSON, as_of=where.as_of
+    )
 
 
 @router.get("/changes", response_model=ChangesRead, dependencies=READ, responses=BAD_INPUT)
@@ -37,10 +39,10 @@ async def get_changes(
     request: Request, conn: ReadConnection, where: ChangesQuery, page: ChangesPage
 ) -> Response:
     """Places whose holder or status differs between two dates, each with before, after and the events between."""
-    return cached(request, await changes_json(conn, where, page), where.start, where.end)
+    return cached(request, await changes_json(conn, where, page), where.start, where.end, as_of=where.as_of)
 
 
 @router.get("/summary", response_model=SummaryRead, dependencies=READ, responses=BAD_INPUT)
 async def get_summary(request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf) -> Response:
     """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
-    return cached(request, await summary_json(conn, at=at, as_of=as_of), at)
+    return cached(request, await summary_json(conn, at=at, as_of=as_of), at, as_of=as_of)

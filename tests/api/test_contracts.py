@@ -55,6 +55,7 @@ async def samples(client: httpx.AsyncClient) -> dict[str, list[str]]:
         "z": ["8"],
         "x": ["155"],
         "y": ["102"],
+        "on": [AT],  # the date in a tile's path
     }
 
 
