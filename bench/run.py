@@ -1,4 +1,4 @@
-"""`python -m bench.run`: per scale, build the dataset, serve it with one uvicorn process, load it with wrk, report."""
+"""`python -m bench.run`: per scale, build the dataset, serve it with uvicorn (one worker unless --workers), load it with wrk, report."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--scales", type=csv, default=list(SCALES), help="comma-separated: small,large")
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per scenario")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn processes (the figures are per worker)"
+    )
     parser.add_argument("--database-url", help="server for the bench databases (default: the local cluster)")
     parser.add_argument("--keep", action="store_true", help="reuse a complete bench database of the scale")
     parser.add_argument("--scenarios", type=csv, default=list(ALL_SCENARIOS), help=", ".join(ALL_SCENARIOS))
@@ -75,12 +78,12 @@ def csv(value: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, log: Path, timeout: float = 60) -> Iterator[str]:
-    """One uvicorn process on a free loopback port, answering /healthz; stopped by its PID whatever happens."""
+def serve(database_url: str, log: Path, workers: int, timeout: float = 60) -> Iterator[str]:
+    """`workers` uvicorn processes on a free loopback port, answering /healthz; stopped by its PID whatever happens."""
     port = free_loopback_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning"}
-    command = [str(TERRITORY), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(TERRITORY), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with log.open("w") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     print(f"[bench] uvicorn pid {server.pid} on {base}", flush=True)
@@ -163,7 +166,7 @@ def report(
     lines = [
         f"# Territory benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"`{' '.join(['python -m bench.run', *argv])}`: one uvicorn process"
+        f"`{' '.join(['python -m bench.run', *argv])}`: {args.workers} uvicorn worker(s)"
         + (
             f", wrk with {args.connections} connections on loopback, {args.duration} s per scenario after a "
             f"{WARM_UP_S} s warm-up"
@@ -228,7 +231,7 @@ def main(argv: list[str]) -> int:
             datasets.append(dataset)
             print(f"[bench] {name}: {dataset.sizes}", flush=True)
             if reads:
-                with serve(dataset.url, workdir / "uvicorn.log") as base:
+                with serve(dataset.url, workdir / "uvicorn.log", args.workers) as base:
                     for scenario in scenarios.build(dataset, reads):
                         items = check(base, scenario)
                         for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped
@@ -238,7 +241,7 @@ def main(argv: list[str]) -> int:
             if ingest.NAME in args.scenarios:  # on a copy, so the dataset stays as generated
                 with (
                     ingest.scratch_copy(server_url, dataset) as copy,
-                    serve(copy.url, workdir / "uvicorn.log") as base,
+                    serve(copy.url, workdir / "uvicorn.log", args.workers) as base,
                 ):
                     ingested += [(name, r) for r in ingest.run(copy, base, args.ingest_batches)]
     text = report(args, argv, datasets, rows, ingested)
