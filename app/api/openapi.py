@@ -1,4 +1,5 @@
-"""The OpenAPI document as a generated client should read it: problems typed, no 422 on reads, short ids.
+"""The OpenAPI document as a generated client should read it: every status an operation answers, each problem
+typed, no 422 on reads, short ids.
 
 FastAPI writes most of it from the routes; what it cannot say from a signature is added here, once for every
 route, so a new route follows the same rules without declaring them again."""
@@ -61,24 +62,59 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     return document
 
 
+# What every operation of a kind can answer, whatever its route declares: the guards before any route
+# (app/api/limits.py, app/api/auth.py), the problem handlers (app/errors.py) and the reference filters answer
+# alike everywhere. A route declares only its own statuses, and may describe one of these more closely (its
+# description is kept).
+BAD_REQUEST = "A parameter is invalid, or the request holds a NUL character"
+BAD_BODY = "A parameter is invalid, or the body is not JSON in UTF-8"
+UNAVAILABLE = "The database cannot serve this now (an outage, a timeout, a write conflict); see Retry-After"
+WRITE_ANSWERS = {
+    "401": "No API key, or an unknown or revoked one",
+    "403": "The key lacks the scope this write needs",
+    "429": "Too many requests for this key; see Retry-After",
+}
+BODY_ANSWERS = {"400": BAD_BODY, "422": "The body does not fit the schema, or breaks a rule of the data"}
+# RequestGuard reads the body of these methods, and refuses one over the limit.
+BODY_METHODS = {"post", "put", "patch"}
+# Query parameters that name a record by any reference (app/db/queries/references.py).
+REFERENCE_FILTERS = {"place", "actor", "coalition"}
+FILTER_ANSWERS = {
+    "404": "A filter names no record; the problem lists the closest names",
+    "409": "A filter names several records; the problem lists them",
+}
+# Operations that never reach the database.
+NO_DATABASE = {"healthz"}
+
+
+def answers(method: str, operation: dict[str, Any]) -> dict[str, str]:
+    """The statuses (and what they mean) every operation like this one can answer."""
+    found = dict(BODY_ANSWERS) if "requestBody" in operation else {"400": BAD_REQUEST}
+    if method in BODY_METHODS:
+        found["413"] = "The body is larger than the server takes"
+    if method in WRITE_METHODS:
+        found |= WRITE_ANSWERS
+    if any(
+        p.get("in") == "query" and p.get("name") in REFERENCE_FILTERS for p in operation.get("parameters", [])
+    ):
+        found |= FILTER_ANSWERS
+    if operation.get("operationId") not in NO_DATABASE:
+        found["503"] = UNAVAILABLE
+    return found
+
+
 def _tidy(method: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
     validation = responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema", {})
     if validation.get("$ref", "").endswith("/HTTPValidationError"):
-        # A bad query or path parameter is a 400 problem (app/errors.py); only a body is unprocessable.
+        # Not what is answered: a bad parameter is a 400 problem, a body that does not fit a 422 (app/errors.py).
         del responses["422"]
-        if method not in WRITE_METHODS:
-            responses.setdefault("400", {"description": "A parameter is invalid"})
-            responses["400"].setdefault("content", {PROBLEM_JSON: {}})
-        else:
-            responses["422"] = {
-                "description": "The body does not fit the schema",
-                "content": {PROBLEM_JSON: {}},
-            }
-    for response in responses.values():
-        content = response.get("content", {})
-        if PROBLEM_JSON in content:
-            content[PROBLEM_JSON] = {"schema": PROBLEM_REF}
+    for status, description in answers(method, operation).items():
+        responses.setdefault(status, {"description": description})
+    for status, response in responses.items():
+        if int(status) >= 400:  # every error is a problem (app/errors.py)
+            response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+    operation["responses"] = dict(sorted(responses.items()))
     for parameter in operation.get("parameters", []):
         # Lists in a query string are comma-separated (bbox=w,s,e,n; kind=city,town), as OGC API does.
         if parameter.get("in") == "query" and parameter.get("schema", {}).get("type") == "array":

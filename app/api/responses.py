@@ -19,13 +19,11 @@ CREATED: dict[int | str, dict[str, Any]] = {200: {"description": "Already stored
 
 
 def write_problems(scope: str, extra: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
-    """The problems every write can answer (key, scope, validation, rate, retry), plus the route's own."""
+    """A write's own problems: the scope its key needs, what is invalid in its body, and the route's own. What
+    every write answers besides (a missing key, the rate, a body too large, an outage) app/api/openapi.py adds."""
     described = {
-        401: "No API key, or an unknown or revoked one",
         403: f"The key lacks the {scope} scope",
         422: "Invalid fields, or an unknown parent, actor or source (named, with the closest matches)",
-        429: "Too many requests for this key; see Retry-After",
-        503: "A concurrent write could not be serialised; retry (see Retry-After)",
     }
     described |= extra or {}
     return {status: {"description": text, **PROBLEM} for status, text in described.items()}

@@ -98,20 +98,35 @@ class Suggestion(BaseModel):
 
 
 class FieldError(BaseModel):
-    """One thing wrong with the request: where (query, path, header, body), which field, and why."""
+    """One thing wrong with the request: where (query, path, header, body), which field, and why; some errors
+    add what helps to correct it (the closest names, the stored value, the record it clashes with)."""
 
     model_config = ConfigDict(extra="allow")
 
-    location: str
+    location: str | None = Field(
+        default=None,
+        description="query, path, header or body; absent from some errors of a refused body (409, 422)",
+    )
     index: int | None = Field(default=None, description="The row of a batch the field is in")
     field: str
     reason: str
     suggestions: list[Suggestion] | None = None
+    candidates: list[Suggestion] | None = Field(
+        default=None, description="The records an ambiguous name names"
+    )
+    name: str | None = Field(default=None, description="The spelling the error is about")
+    id: int | None = Field(default=None, description="The stored record the write clashes with")
+    other_id: int | None = Field(default=None, description="The other event of a same-day clash")
+    differs: list[str] | None = Field(
+        default=None, description="The fields whose stored content differs from what was sent"
+    )
+    stored: Any = Field(default=None, description="The value stored, where the write sent another")
+    sent: Any = Field(default=None, description="The value sent")
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem detail (`application/problem+json`). Some problems add members: `candidates` (an
-    ambiguous name), `known` or `layers` (the valid values), `overlaps`, `retry_after`, `max_batch`."""
+    """An RFC 9457 problem detail (`application/problem+json`). Some problems add members besides those
+    declared: `layers` or `formats` (the valid values), `overlaps`, `max_batch`, `max_bytes`, `reason`."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -122,3 +137,7 @@ class Problem(BaseModel):
     instance: str | None = Field(default=None, description="The path of the request")
     errors: list[FieldError] | None = None
     suggestions: list[Suggestion] | None = Field(default=None, description="Did you mean...")
+    candidates: list[Suggestion] | None = Field(
+        default=None, description="The records an ambiguous name names"
+    )
+    retry_after: int | None = Field(default=None, description="Seconds to wait before retrying (429, 503)")

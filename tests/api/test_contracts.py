@@ -18,7 +18,9 @@ from pydantic import TypeAdapter
 from starlette.responses import StreamingResponse
 
 from app.api.responses import MVT, MVTResponse
+from app.errors import PROBLEM_JSON
 from app.main import create_app
+from app.schemas.common import Problem
 
 # Query parameters a route may require, and the date every dated route is asked about (Palmyra under IS).
 REQUIRED_QUERY = {"from": "2016-12-01", "to": "2017-01-31", "actor": "islamic-state"}
@@ -137,3 +139,69 @@ def test_the_contract_test_catches_a_member_no_model_names() -> None:
     body = b'{"at": "2016-12-20", "places_known": 1, "actors": [], "coalitions": [], "surprise": 1}'
     with pytest.raises(ValueError):
         TypeAdapter(route.original_route.response_model).validate_json(body)
+
+
+JSON_BODY = {"Content-Type": "application/json"}
+# Problems whose shape or status the OpenAPI once left out (issues 8 and 13): each, as the API answers it.
+PROBLEM_ANSWERS = [
+    # An unknown actor filter: 404 with suggestions (the rule for reference filters).
+    ("GET", "/v1/control", "/v1/control?at=2016-12-20&actor=islamic-stat", {}),
+    # A body that is not UTF-8: 400, on every operation with a body.
+    ("POST", "/v1/places", "/v1/places", {"content": b"\xff\xfe{", "headers": JSON_BODY}),
+    ("POST", "/v1/places", "/v1/places", {"content": b"{", "headers": JSON_BODY}),
+    # A bad path parameter of a write: 400, not the body's 422.
+    ("DELETE", "/v1/events/{event_id}", "/v1/events/abc", {}),
+    # A resend with other content: 409 whose errors carry `stored` and `sent` and no `location`.
+    (
+        "POST",
+        "/v1/actors",
+        "/v1/actors",
+        {"json": {"slug": "islamic-state", "name": "Other", "kind": "militia"}},
+    ),
+    # An event resent with other content: 409 whose error carries the stored event's `id` and what `differs`.
+    (
+        "POST",
+        "/v1/events",
+        "/v1/events",
+        {
+            "json": {
+                "external_id": "palmyra-2011-03-15-held",
+                "place": "palmyra",
+                "date": "2011-03-15",
+                "kind": "held",
+                "actor": "syrian-army",
+                "status": "controlled",
+                "sources": ["wp-palmyra-offensive-2015-05"],
+                "notes": "other notes",
+            }
+        },
+    ),
+    # A correction that breaks a rule of the event: 422 whose error has no `location`.
+    ("PATCH", "/v1/events/{event_id}", "/v1/events/1", {"json": {"status": "contested"}}),
+]
+
+
+async def test_problem_answers_are_declared_and_fit_the_problem_schema(
+    write_client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    document = create_app().openapi()
+    statuses: set[int] = set()
+    shapes: set[tuple[int, frozenset[str]]] = set()
+    for method, template, url, request in PROBLEM_ANSWERS:
+        sent = {k: v for k, v in request.items() if k != "headers"}
+        headers = {**admin_headers, **request.get("headers", {})}
+        answer = await write_client.request(method, url, headers=headers, **sent)
+        declared = document["paths"][template][method.lower()]["responses"]
+        assert str(answer.status_code) in declared, (method, url, answer.status_code, answer.text[:300])
+        content = declared[str(answer.status_code)]["content"]
+        assert content == {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        body = Problem.model_validate_json(answer.content)
+        statuses.add(answer.status_code)
+        shapes |= {
+            (answer.status_code, frozenset(e.model_dump(exclude_none=True))) for e in body.errors or []
+        }
+    assert (409, frozenset({"field", "reason", "stored", "sent"})) in shapes
+    assert (409, frozenset({"index", "field", "reason", "id", "differs"})) in shapes
+    assert (422, frozenset({"field", "reason"})) in shapes
+    assert statuses == {400, 404, 409, 422}
