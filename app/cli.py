@@ -154,12 +154,12 @@ def up(
     workers: Workers = CORES,
 ) -> None:
     """Migrate, seed (a database with no places yet) and serve: the API with the article's dataset."""
-    from sqlalchemy import text
+    from app.db.queries.status import is_seeded
 
     db_upgrade()
     # Seeding again would revert corrections made through the API to the seeded rows: only a new database is
     # seeded here; `territory seed` reloads data/ on purpose.
-    if with_connection(lambda c: c.scalar(text("SELECT EXISTS (SELECT 1 FROM place)"))):
+    if with_connection(is_seeded):
         typer.echo("database already seeded (run `territory seed` to reload data/)")
     else:
         seed_command(DATA_DIR)

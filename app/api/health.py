@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
 
 from app.db.migrate import current_revision, head_revision
+from app.db.queries.status import ping
 from app.errors import ServiceUnavailable, database_unavailable
 
 router = APIRouter(tags=["health"])
@@ -25,7 +25,7 @@ async def readyz(request: Request) -> dict[str, str]:
     try:
         for engine in (request.app.state.read_engine, request.app.state.engine):
             async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                await ping(connection)
         revision = await current_revision(request.app.state.read_engine)
     except Exception as exc:  # any failure to reach the database means not ready
         raise database_unavailable(exc) or ServiceUnavailable(
