@@ -111,6 +111,7 @@ LANDED_MIGRATIONS = {
     "20261126_0003_events_feed.py": "aecdf94807bca734ec03f6064dd5d86c5eded31355145858cb629138a1f11dfd",
     "20261126_0004_territory_ingest.py": "0f2c601f7c0789d055b9f7c9f4822890af24e90425c9246ab3c3ad9e0d544b26",
     "20261201_0005_sql_sources.py": "ab1797bbb2f574cc5520fc736d7b47d82ca7566686c3d64f84ab3874b853542f",
+    "20261201_0006_feed_positions.py": "13b8fa527d9845de4a5d71f13e6a7bec65f0cb7fed61bb6f0859c13fde1cdf40",
 }
 
 
