@@ -132,6 +132,12 @@ class AmbiguousReference(DomainError):
         )
 
 
+class NotAcceptable(DomainError):
+    """A format (`f=` or Accept) the resource does not offer; `formats` lists those it does."""
+
+    status, title = 406, "Not acceptable"
+
+
 class ServiceUnavailable(DomainError):
     status, title = 503, "Service unavailable"
 

@@ -16,6 +16,8 @@ NAMES = (
     "control-one",
     "map-100",
     "map-500",
+    "ogc-places-100",
+    "ogc-places-100-cql2",
     "changes-100",
     "search",
     "territories-bbox",
@@ -102,6 +104,18 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
         "control-one": (lambda: f"/v1/places/{rng.choice(slugs)}/control?at={day()}", None),
         "map-100": (lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 100)}", "features"),
         "map-500": (lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 500)}", "features"),
+        # The same ~100 places on a date through OGC API - Features, and with a CQL2 filter on top.
+        "ogc-places-100": (
+            lambda: f"/ogc/collections/places/items?datetime={day()}&bbox={random_bbox(rng, places, 100)}",
+            "features",
+        ),
+        "ogc-places-100-cql2": (
+            lambda: (
+                f"/ogc/collections/places/items?datetime={day()}&bbox={random_bbox(rng, places, 100)}"
+                "&filter=" + quote("status = 'controlled' AND controller_slug IS NOT NULL")
+            ),
+            "features",
+        ),
         "changes-100": (changes, "changes"),
         "search": (
             lambda: f"/v1/places?q={quote(search_term(rng, rng.choice(spellings)))}&limit=10",

@@ -101,6 +101,34 @@ async def get_tile(
 
 
 @router.get(
+    "/{layer}/{on}/{z}/{x}/{y}.mvt",
+    dependencies=READ,
+    response_class=Response,
+    responses={
+        200: {"content": {MVT: {}}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
+        204: {"description": "Nothing of this layer in the tile on that date"},
+        400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
+        404: {"description": "Unknown layer", **PROBLEM},
+    },
+)
+async def get_dated_tile(
+    request: Request,
+    conn: ReadConnection,
+    layer: LayerPath,
+    on: Annotated[
+        str, Path(description="YYYY-MM-DD", openapi_examples={"Palmyra falls": {"value": "2016-12-11"}})
+    ],
+    z: Annotated[str, PIXEL_INDEX, Path(description="Zoom, 0..22")],
+    x: Annotated[str, PIXEL_INDEX, Path(description="Column, 0..2^z-1")],
+    y: Annotated[str, PIXEL_INDEX, Path(description="Row, 0..2^z-1")],
+) -> Response:
+    """The same tile with its date in the path, for clients that append /{z}/{x}/{y}.mvt to a base URL and
+    cannot keep a query string (GDAL's MVT driver)."""
+    at = parse_date("on", on)
+    return await get_tile(request, conn, layer, z, x, y, at)
+
+
+@router.get(
     "/{layer}.json",
     dependencies=READ,
     response_model=TileJSON,
@@ -136,7 +164,8 @@ async def get_tilejson(
                 "description": DESCRIPTIONS[name],
                 "minzoom": 0,
                 "maxzoom": MAX_ZOOM,
-                "fields": FIELDS[name],
+                # GDAL's MVT driver takes each value as the field's type: "String", "Number" or "Boolean" only.
+                "fields": {field: kind.split(":")[0] for field, kind in FIELDS[name].items()},
             }
         ],
     }
