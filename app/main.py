@@ -9,7 +9,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from app.api import actors, control, events, health, ogc, places, sources, territories, tiles
+from app.api import actors, control, events, exports, health, ogc, places, sources, territories, tiles
 from app.api.limits import BodySizeLimit, RateLimiter
 from app.api.openapi import openapi_document, operation_id
 from app.db.engine import create_engine, read_only, resolve_database_url
@@ -67,6 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.
-    for module in (places, control, actors, sources, events, territories, tiles, ogc):
+    for module in (places, control, actors, sources, events, territories, tiles, ogc, exports):
         app.include_router(module.router)
     return app

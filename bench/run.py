@@ -77,6 +77,15 @@ def csv(value: str) -> list[str]:
 @contextlib.contextmanager
 def serve(database_url: str, log: Path, timeout: float = 60) -> Iterator[str]:
     """One uvicorn process on a free loopback port, answering /healthz; stopped by its PID whatever happens."""
+    with serving(database_url, log, timeout) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def serving(
+    database_url: str, log: Path, timeout: float = 60
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`serve`, also handing out the process (bench/exports.py reads its memory)."""
     port = free_loopback_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning"}
@@ -93,7 +102,7 @@ def serve(database_url: str, log: Path, timeout: float = 60) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"uvicorn is not answering /healthz:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         try:

@@ -103,7 +103,7 @@ async def get_tile(
 @router.get(
     "/{layer}/{on}/{z}/{x}/{y}.mvt",
     dependencies=READ,
-    response_class=Response,
+    response_class=MVTResponse,
     responses={
         200: {"content": {MVT: {}}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
         204: {"description": "Nothing of this layer in the tile on that date"},
