@@ -119,6 +119,24 @@ async def test_ndjson_and_geojson_sequences_are_one_feature_a_line(
         assert all(not isinstance(v, dict | list) for v in feature["properties"].values())
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "at=2017-06-20&as_of=2017-07-01",
+        "at=2016-12-20&bbox=36.5,35.5,39.5,37.0&kind=city,town",
+        "at=2016-12-20&actor=islamic-state",
+        "at=2016-12-20&coalition=pro-assad-coalition",
+    ],
+)
+async def test_control_export_takes_the_maps_filters(client: httpx.AsyncClient, query: str) -> None:
+    features = (await client.get(f"/v1/control?{query}")).json()["features"]
+    response = await download(client, f"/v1/control?{query}&f=ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert features and [f["id"] for f in lines] == [f["id"] for f in features]
+    for feature, line in zip(features, lines, strict=True):
+        assert {k: line["properties"][k] for k in flat(feature)} == flat(feature)
+
+
 async def test_flatgeobuf_read_by_gdal_holds_the_map_rows_and_answers_304(
     client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
