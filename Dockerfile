@@ -26,5 +26,6 @@ USER territory
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
-# DATABASE_URL must point at a PostGIS database (see compose.yaml).
+# DATABASE_URL must point at a PostGIS database (see compose.yaml). One server process per core the container
+# may use (its cpuset; a --cpus quota is not seen): set TERRITORY_WORKERS to choose.
 CMD ["territory", "up", "--host", "0.0.0.0", "--port", "8000"]

@@ -19,12 +19,13 @@ COMPILE := $(UV) pip compile pyproject.toml --universal --python-version 3.11 --
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Exactly the locked versions (--no-deps: nothing unlocked comes in), then the project itself; `pip check`
-# fails when pyproject.toml asks for something the lock does not hold.
-$(INSTALLED): pyproject.toml $(LOCK) | $(VENV)/bin/python
+# Exactly the locked versions (--no-deps: nothing unlocked comes in), then the project itself; the checks stop
+# here when pyproject.toml asks for something the lock does not hold.
+$(INSTALLED): pyproject.toml $(LOCK) requirements/check.py | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(VENV)/bin/pip install --quiet --no-deps -e .
-	$(VENV)/bin/pip check || { echo "$(LOCK) does not match pyproject.toml: run 'make lock'" >&2; exit 1; }
+	$(VENV)/bin/python requirements/check.py dev bench
+	$(VENV)/bin/pip check
 	touch $(INSTALLED)
 
 run: $(INSTALLED)
@@ -34,8 +35,8 @@ test: $(INSTALLED)
 	$(VENV)/bin/pytest
 
 lint: $(INSTALLED)
-	$(VENV)/bin/ruff check app tests bench migrations
-	$(VENV)/bin/ruff format --check app tests bench migrations
+	$(VENV)/bin/ruff check app tests bench migrations requirements
+	$(VENV)/bin/ruff format --check app tests bench migrations requirements
 	$(VENV)/bin/mypy
 
 # After changing dependencies in pyproject.toml: adds, removes and re-resolves what changed and keeps every

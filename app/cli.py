@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import os
 from collections.abc import Awaitable, Callable
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import orjson
 import typer
-import uvicorn
-from sqlalchemy import text
-from uvicorn.config import LOGGING_CONFIG
 
-from app.db import migrate
-from app.db.engine import create_engine, resolve_database_url
-from app.db.queries.control import control_at_json
-from app.errors import DomainError
-from app.ingest import formats
-from app.ingest.run import Report, ingest
-from app.ingest.targets import Aborted, Database, Service, Target
-from app.localdb import LocalDatabaseError
+# Only what the command signatures need is imported here, so `--help` and a quick `who-held` start fast;
+# each command imports the rest of the app (SQLAlchemy, the ingest pipeline, uvicorn) when it runs.
 from app.paths import DATA_DIR
-from app.services import keys
-from app.services.seed import DatasetError, SeedReport, seed
-from app.settings import get_settings
-from app.vocabulary import Scope
+from app.vocabulary import EventFileFormat, Scope
+
+if TYPE_CHECKING:
+    from app.ingest.run import Report
+    from app.ingest.targets import Target
+    from app.services.seed import SeedReport
 
 T = TypeVar("T")
+
+# The cores this process may run on (a container's cpuset too, unlike os.cpu_count()).
+CORES = len(os.sched_getaffinity(0))
+Workers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        envvar="TERRITORY_WORKERS",
+        help="Server processes; each has its own database pool, rate limiter and event-stream listener",
+    ),
+]
 
 cli = typer.Typer(
     help="Territory: who controls which place when.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -42,6 +42,10 @@ cli.add_typer(keys_cli, name="keys")
 
 
 def database_url() -> str:
+    from app.db.engine import resolve_database_url
+    from app.localdb import LocalDatabaseError
+    from app.settings import get_settings
+
     try:
         return resolve_database_url(get_settings())
     except LocalDatabaseError as exc:
@@ -51,6 +55,9 @@ def database_url() -> str:
 
 def with_connection(work: Callable[[Any], Awaitable[T]], *, transaction: bool = False) -> T:
     """Run `work(connection)` on a fresh engine; in one transaction when asked."""
+    import asyncio
+
+    from app.db.engine import create_engine
 
     async def run() -> T:
         engine = create_engine(database_url(), pool_size=1)
@@ -69,12 +76,16 @@ def with_connection(work: Callable[[Any], Awaitable[T]], *, transaction: bool = 
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Migrate the database up to REVISION (default: the latest)."""
+    from app.db import migrate
+
     migrate.upgrade(database_url(), revision)
 
 
 @db_cli.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base")]) -> None:
     """Migrate the database down to REVISION."""
+    from app.db import migrate
+
     migrate.downgrade(database_url(), revision)
 
 
@@ -83,6 +94,8 @@ def seed_command(
     data: Annotated[Path, typer.Option(help="Folder holding the dataset files")] = DATA_DIR,
 ) -> None:
     """Load the article's dataset (idempotent: a second run changes nothing)."""
+    from app.services.seed import DatasetError, seed
+
     try:
         report: SeedReport = with_connection(lambda c: seed(c, data), transaction=True)
     except DatasetError as exc:
@@ -97,9 +110,13 @@ def seed_command(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    workers: Workers = CORES,
 ) -> None:
     """Run the API with uvicorn."""
+    import uvicorn
+
+    from app.settings import get_settings
+
     settings = get_settings()
     # Resolve once here, so worker processes find the database without each starting the local cluster.
     os.environ["DATABASE_URL"] = database_url()
@@ -121,6 +138,10 @@ def serve(
 def log_config(level: str) -> dict[str, Any]:
     """uvicorn's logging, plus the app's own logger (writes with their key, retried transactions, errors),
     which would otherwise go nowhere below WARNING."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["territory"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
     return config
@@ -130,8 +151,11 @@ def log_config(level: str) -> dict[str, Any]:
 def up(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Workers = CORES,
 ) -> None:
     """Migrate, seed (a database with no places yet) and serve: the API with the article's dataset."""
+    from sqlalchemy import text
+
     db_upgrade()
     # Seeding again would revert corrections made through the API to the seeded rows: only a new database is
     # seeded here; `territory seed` reloads data/ on purpose.
@@ -139,7 +163,7 @@ def up(
         typer.echo("database already seeded (run `territory seed` to reload data/)")
     else:
         seed_command(DATA_DIR)
-    serve(host=host, port=port, workers=1)
+    serve(host=host, port=port, workers=workers)
 
 
 @keys_cli.command("create")
@@ -148,6 +172,8 @@ def keys_create(
     scope: Annotated[Scope, typer.Option(help="read, ingest (read + write events) or admin (everything)")],
 ) -> None:
     """Create a key and print it once: only its SHA-256 digest is stored."""
+    from app.services import keys
+
     api_key, secret = with_connection(lambda c: keys.create_key(c, name=name, scope=scope), transaction=True)
     typer.echo(secret)
     typer.secho(
@@ -159,6 +185,8 @@ def keys_create(
 @keys_cli.command("list")
 def keys_list() -> None:
     """List the keys: prefix, name, scope, created, revoked (never the secrets, which are not stored)."""
+    from app.services import keys
+
     for k in with_connection(keys.list_keys):
         revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
         typer.echo(f"{k.prefix}  {k.scope:<6}  {k.name}  created {k.created_at:%Y-%m-%d %H:%M}  {revoked}")
@@ -169,6 +197,8 @@ def keys_revoke(
     prefix: Annotated[str, typer.Argument(help="The key's prefix (from `keys list`) or the key")],
 ) -> None:
     """Revoke a key: requests with it are refused from now on."""
+    from app.services import keys
+
     api_key = with_connection(lambda c: keys.revoke_key(c, prefix=prefix), transaction=True)
     if api_key is None:
         typer.secho(f"no key has the prefix '{prefix}'", fg=typer.colors.RED, err=True)
@@ -180,7 +210,7 @@ def keys_revoke(
 def ingest_command(
     file: Annotated[Path, typer.Argument(help="Events: .csv, .jsonl or .geojson (see data/README.md)")],
     file_format: Annotated[
-        formats.Format | None,
+        EventFileFormat | None,
         typer.Option("--format", help="csv, jsonl or geojson (default: from the file's extension)"),
     ] = None,
     url: Annotated[
@@ -211,6 +241,15 @@ def ingest_command(
     ] = 120,
 ) -> None:
     """Record the events of FILE: exit 0 when all landed, 1 when rows were rejected (listed with their line)."""
+    import asyncio
+
+    import orjson
+
+    from app.db.engine import create_engine
+    from app.ingest import formats
+    from app.ingest.run import ingest
+    from app.ingest.targets import Aborted, Database, Service
+
     if url is None and key is not None and "TERRITORY_API_KEY" not in os.environ:
         raise typer.BadParameter(
             "a key is for --url; direct mode writes to the database itself", param_hint="--key"
@@ -264,6 +303,13 @@ def who_held(
     on: Annotated[str, typer.Argument(metavar="DATE", help="YYYY-MM-DD")],
 ) -> None:
     """Print who held PLACE on DATE, with the period and its source."""
+    from datetime import date
+
+    import orjson
+
+    from app.db.queries.control import control_at_json
+    from app.errors import DomainError
+
     try:
         at = date.fromisoformat(on)
     except ValueError as exc:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Literal
+import socket
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+import asyncpg
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
+
+if TYPE_CHECKING:
+    # The CLI raises these errors too: it need not import FastAPI for them (its start-up time).
+    from fastapi import FastAPI, Request
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("territory")
@@ -204,32 +208,88 @@ def _field_error(loc: tuple[Any, ...], reason: str) -> dict[str, Any]:
     return error
 
 
-# SQLSTATEs a client can act on: a retry (deadlock, serialization), or a fix of its data.
-RETRYABLE = {"40001", "40P01", "55P03"}
+# Deadlocks and serialisation failures with a concurrent writer: the write is run again from the start.
+RETRYABLE = {"40001", "40P01"}
+# SQLSTATEs that say the database cannot serve now, not that the request is wrong: 503, retry later. Class 08 (a
+# connection exception) is matched by its prefix.
+UNAVAILABLE = {
+    "40001": "the write could not be serialised with a concurrent one",
+    "40P01": "the write deadlocked with a concurrent one",
+    "55P03": "a row it needs stayed locked by another transaction past the lock timeout",
+    "57014": "a statement ran past the statement timeout and was cancelled",
+    "25P03": "the transaction stayed idle past its timeout",
+    "57P01": "the database server is shutting down (administrator command)",
+    "57P02": "the database server is restarting after a crash",
+    "57P03": "the database server is starting up or shutting down",
+    "57P05": "the database session was idle too long",
+    "53300": "the database server has no connection left (too many connections)",
+    "53000": "the database server lacks resources",
+    "53100": "the database server's disk is full",
+    "53200": "the database server is out of memory",
+    "08": "the connection to the database failed",
+}
+# Seconds a client should wait: a lock or timeout clears soon, a server coming back takes a little longer.
+RETRY_AFTER = {"40001": 1, "40P01": 1, "55P03": 2, "57014": 5}
 
 
-def sqlstate(exc: DBAPIError) -> str | None:
-    original = getattr(exc, "orig", None)
-    return getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+def sqlstate(exc: BaseException) -> str | None:
+    original = getattr(exc, "orig", None) or exc
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, what SQLAlchemy wraps (`orig`) and its causes: asyncpg's error may be any of them."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return seen
+
+
+def database_unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """The one place an outage becomes a 503: refused, reset or lost connections, a server shutting down or
+    full, a pool with no connection free, a timeout. None when `exc` is not one (a bug: a 500)."""
+    for cause in _causes(exc):
+        code = sqlstate(cause)
+        reason = UNAVAILABLE.get(code or "") or (
+            UNAVAILABLE["08"] if code and code.startswith("08") else None
+        )
+        if reason is None:
+            if isinstance(cause, PoolTimeout):
+                code, reason = "pool", "every database connection of this server is busy"
+            elif isinstance(cause, ConnectionError | TimeoutError | socket.gaierror):
+                code, reason = "connect", f"the database cannot be reached ({type(cause).__name__})"
+            elif isinstance(cause, asyncpg.InterfaceError) or getattr(exc, "connection_invalidated", False):
+                code, reason = "08", UNAVAILABLE["08"]
+        if reason is not None:
+            retry_after = RETRY_AFTER.get(code or "", 2)
+            return ServiceUnavailable(
+                f"The database cannot serve this request now: {reason}. Retry in {retry_after} s; a write that "
+                "got this answer was not stored.",
+                headers={"Retry-After": str(retry_after)},
+                retry_after=retry_after,
+                reason=reason,
+            )
+    return None
 
 
 def translate_database_error(exc: DBAPIError) -> DomainError | None:
     """The one place database errors become problems: conflicts, broken rules, retry-later."""
     code = sqlstate(exc)
     message = str(getattr(exc, "orig", exc)).split("\n")[0]
-    if code in RETRYABLE:
-        return ServiceUnavailable(
-            "The database could not serialise this write with a concurrent one; retry it.",
-            headers={"Retry-After": "1"},
-        )
     if code in ("23505", "23P01"):  # unique violation, exclusion violation
         return Conflict(f"The write conflicts with what is stored: {message}")
     if code in ("23514", "23503", "23502", "22007", "22008", "22P02", "22023", "22003"):
         return Unprocessable(f"The data breaks a rule of the store: {message}")
-    return None
+    return database_unavailable(exc)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         return problem(
@@ -260,6 +320,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return problem(exc.status_code, title, str(exc.detail), instance=request.url.path)
+
+    async def unavailable_or_unexpected(request: Request, exc: Exception) -> Response:
+        translated = database_unavailable(exc)
+        if translated is None:
+            return await unexpected_error(request, exc)
+        return await domain_error(request, translated)
+
+    # Raised outside SQLAlchemy's wrapping: connecting (refused, reset), the pool's wait, the event listener.
+    for outage in (PoolTimeout, ConnectionError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(outage, unavailable_or_unexpected)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -23,6 +23,41 @@ from app.paths import PROJECT_ROOT
 
 DATABASE_NAME = "territory"
 SUPERUSER = "postgres"
+# The app's own role: it owns the database and what the migrations create, and is no superuser, so that the
+# connection slots PostgreSQL reserves for superusers stay free for an administrator when the app takes the rest.
+APP_ROLE = "territory"
+# Extensions the migrations need; PostGIS may only be created by a superuser, so it is created here beforehand
+# (the migrations' CREATE EXTENSION IF NOT EXISTS then finds them).
+EXTENSIONS = ("postgis", "btree_gist", "pg_trgm", "unaccent")
+# A database created by the superuser before the app had a role of its own: what the migrations made (not what
+# an extension owns) passes to the app's role, so that later migrations, run as that role, may alter it.
+HAND_OVER = """
+DO $$
+DECLARE
+    item record;
+BEGIN
+    FOR item IN
+        SELECT c.oid::regclass AS name, c.relkind
+        FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend AS d WHERE d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
+        ORDER BY c.relkind = 'S'
+    LOOP
+        IF (SELECT relowner FROM pg_class WHERE oid = item.name) <> '{role}'::regrole THEN
+            EXECUTE format('ALTER %s %s OWNER TO {role}',
+                           CASE item.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                             WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, item.name);
+        END IF;
+    END LOOP;
+    FOR item IN
+        SELECT p.oid::regprocedure AS name FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND p.proowner <> '{role}'::regrole
+          AND NOT EXISTS (SELECT 1 FROM pg_depend AS d WHERE d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER ROUTINE %s OWNER TO {role}', item.name);
+    END LOOP;
+END $$
+"""
 # Settings for a throwaway test cluster: durability is worth nothing there, speed is.
 THROWAWAY_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
@@ -95,6 +130,8 @@ def free_loopback_port() -> int:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As PostgreSQL binds: connections of a server just stopped, in TIME_WAIT, do not make the port taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -124,9 +161,16 @@ class LocalCluster:
     datadir: Path
     port: int
     settings: dict[str, str]
+    role: str = APP_ROLE  # whom `url` connects as
 
     @property
     def url(self) -> str:
+        """What the app connects with: its own role, no superuser."""
+        return f"postgresql://{self.role}@127.0.0.1:{self.port}/{DATABASE_NAME}"
+
+    @property
+    def admin_url(self) -> str:
+        """The superuser's: for creating roles, databases and extensions, and for an administrator."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE_NAME}"
 
     @classmethod
@@ -148,9 +192,10 @@ class LocalCluster:
         return cluster
 
     @classmethod
-    def throwaway(cls, parent: Path) -> LocalCluster:
-        """A cluster for one test session, in a folder the caller deletes afterwards."""
-        return cls(parent / "pg", free_loopback_port(), dict(THROWAWAY_SETTINGS))
+    def throwaway(cls, parent: Path, *, role: str = SUPERUSER) -> LocalCluster:
+        """A cluster for one test session, in a folder the caller deletes afterwards. Its `url` is the
+        superuser's unless told otherwise: the tests create a database per test, and extensions in each."""
+        return cls(parent / "pg", free_loopback_port(), dict(THROWAWAY_SETTINGS), role)
 
     def _run(self, args: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         return subprocess.run(_as_server_user(args), text=True, capture_output=True, **kwargs)  # type: ignore[call-overload, no-any-return]
@@ -171,6 +216,11 @@ class LocalCluster:
             self._start(bindir)
         self._create_database(bindir)
         return self.url
+
+    def ensure_running_as_admin(self) -> str:
+        """As `ensure_running`, answering the superuser's URL (for tools that create databases)."""
+        self.ensure_running()
+        return self.admin_url
 
     def _initdb(self, bindir: Path) -> None:
         _log(f"creating a PostgreSQL cluster in {self.datadir}")
@@ -221,24 +271,57 @@ class LocalCluster:
             raise LocalDatabaseError(f"PostgreSQL did not start:\n{result.stderr}\n{log}")
         _log(f"PostgreSQL is running on 127.0.0.1:{self.port} ({self.datadir})")
 
+    def _psql(self, bindir: Path, database: str, sql: str) -> subprocess.CompletedProcess[str]:
+        return self._run(
+            [
+                str(bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ]
+        )
+
     def _create_database(self, bindir: Path) -> None:
-        psql = [
-            str(bindir / "psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            SUPERUSER,
-            "-d",
-            "postgres",
-            "-tAc",
-        ]
-        exists = self._run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"])
+        """The app's role and its database, with the extensions the migrations need (idempotent)."""
+        role = self._psql(bindir, "postgres", f"SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}'")
+        if role.stdout.strip() != "1":
+            self._check(self._psql(bindir, "postgres", f"CREATE ROLE {APP_ROLE} LOGIN"), "CREATE ROLE")
+        exists = self._psql(
+            bindir, "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"
+        )
         if exists.stdout.strip() != "1":
-            created = self._run([*psql, f"CREATE DATABASE {DATABASE_NAME}"])
-            if created.returncode != 0:
-                raise LocalDatabaseError(f"CREATE DATABASE failed: {created.stderr}")
+            self._check(
+                self._psql(bindir, "postgres", f"CREATE DATABASE {DATABASE_NAME} OWNER {APP_ROLE}"),
+                "CREATE DATABASE",
+            )
+        owned = self._psql(
+            bindir,
+            "postgres",
+            f"SELECT pg_get_userbyid(datdba) = '{APP_ROLE}' FROM pg_database WHERE datname = '{DATABASE_NAME}'",
+        )
+        extensions = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {name}" for name in EXTENSIONS)
+        self._check(self._psql(bindir, DATABASE_NAME, extensions), "CREATE EXTENSION")
+        if owned.stdout.strip() != "t":
+            _log(f"handing the database {DATABASE_NAME} over to the role {APP_ROLE}")
+            handover = (
+                f"ALTER DATABASE {DATABASE_NAME} OWNER TO {APP_ROLE}; "
+                f"ALTER SCHEMA public OWNER TO {APP_ROLE}; " + HAND_OVER.format(role=APP_ROLE)
+            )
+            self._check(self._psql(bindir, DATABASE_NAME, handover), "handing the database over")
+
+    @staticmethod
+    def _check(result: subprocess.CompletedProcess[str], what: str) -> None:
+        if result.returncode != 0:
+            raise LocalDatabaseError(f"{what} failed: {result.stderr}")
 
     def stop(self) -> None:
         if self.is_running():

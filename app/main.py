@@ -10,10 +10,11 @@ from functools import partial
 from fastapi import FastAPI
 
 from app.api import actors, control, events, exports, health, ogc, places, sources, territories, tiles
-from app.api.limits import BodySizeLimit, RateLimiter
+from app.api.limits import RateLimiter, RequestGuard
 from app.api.openapi import openapi_document, operation_id
-from app.db.engine import create_engine, read_only, resolve_database_url
+from app.db.engine import create_engines, read_only, resolve_database_url
 from app.errors import install_problem_handlers
+from app.services import feed
 from app.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -44,14 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(resolve_database_url(settings), pool_size=settings.pool_size)
-        app.state.engine = engine
-        app.state.read_engine = read_only(engine)
+        url = resolve_database_url(settings)
+        writes, reads = create_engines(settings, url)
+        app.state.engine, app.state.read_engine = writes, read_only(reads)
         calm_garbage_collector()
         try:
             yield
         finally:
-            await engine.dispose()
+            await feed.shared_listener(app.state).close()
+            await writes.dispose()
+            await reads.dispose()
 
     app = FastAPI(
         title="Territory",
@@ -63,8 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.wrong_key_limiter = RateLimiter(settings.wrong_keys_per_minute)
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.
     for module in (places, control, actors, sources, events, territories, tiles, ogc, exports):

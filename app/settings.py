@@ -15,7 +15,19 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "TERRITORY_DATABASE_URL")
     )
+    # Connections of the read pool and of the write pool (each may overflow by as many again, per process).
     pool_size: int = Field(default=10, ge=1, le=200)
+    write_pool_size: int = Field(default=5, ge=1, le=200)
+    # Seconds a request waits for a pooled connection before it is answered 503 with Retry-After.
+    pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Seconds a statement may run (a read, a write's statement: a batch of 10,000 events takes a few seconds),
+    # a write may wait for a row lock, and a transaction may stay idle, before PostgreSQL cancels it (503).
+    read_statement_timeout_seconds: float = Field(default=15.0, gt=0)
+    write_statement_timeout_seconds: float = Field(default=60.0, gt=0)
+    lock_timeout_seconds: float = Field(default=3.0, gt=0)
+    idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0)
+    # An export's statement runs, and its transaction waits on a slow download, up to this (1M events: ~1 min).
+    export_timeout_seconds: float = Field(default=900.0, gt=0)
     # Seconds a dashboard or proxy may keep an answer about a past date, and one about today.
     cache_max_age_past: int = Field(default=86_400, ge=0)
     cache_max_age_today: int = Field(default=60, ge=0)
@@ -23,6 +35,8 @@ class Settings(BaseSettings):
     cache_max_age_feed: int = Field(default=5, ge=0)
     # Seconds of silence after which the event stream sends a comment, so that proxies keep it open.
     feed_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Event streams one process serves at once (they share one listening connection); more are answered 503.
+    max_streams: int = Field(default=1000, ge=1)
     log_level: str = "info"
     # Reads need a `read` key when set; writes always need an `ingest` or `admin` key.
     require_read_key: bool = False
@@ -30,6 +44,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 2**20, ge=1024)
     max_batch: int = Field(default=10_000, ge=1)
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    # Requests with an unknown or revoked key, per client address (a guessing attacker is slowed to this).
+    wrong_keys_per_minute: int = Field(default=30, ge=1)
 
 
 @lru_cache

@@ -20,6 +20,7 @@ Confidence = Literal["confirmed", "reported", "claimed"]
 MembershipRole = Literal["member", "supporter"]
 Scope = Literal["read", "ingest", "admin"]
 VersionChange = Literal["created", "corrected", "retracted"]
+EventFileFormat = Literal["csv", "jsonl", "geojson"]  # what `territory ingest` reads
 
 
 def values(vocabulary: object) -> tuple[str, ...]:

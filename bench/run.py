@@ -83,13 +83,14 @@ def serve(database_url: str, log: Path, timeout: float = 60) -> Iterator[str]:
 
 @contextlib.contextmanager
 def serving(
-    database_url: str, log: Path, timeout: float = 60
+    database_url: str, log: Path, timeout: float = 60, *, workers: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`serve`, also handing out the process (bench/exports.py reads its memory)."""
+    """`serve`, also handing out the process (bench/exports.py reads the memory of its one worker)."""
     port = free_loopback_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning"}
     command = [str(TERRITORY), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)] if workers else []
     with log.open("w") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     print(f"[bench] uvicorn pid {server.pid} on {base}", flush=True)
@@ -224,7 +225,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     reads = [name for name in args.scenarios if name in scenarios.NAMES]
     wrk = require_wrk() if reads else ""
-    server_url = args.database_url or LocalCluster.for_project().ensure_running()
+    # The bench creates its databases (and their extensions): the local cluster's superuser, not the app's role.
+    server_url = args.database_url or LocalCluster.for_project().ensure_running_as_admin()
     datasets: list[Dataset] = []
     rows: list[Row] = []
     ingested: list[tuple[str, ingest.IngestResult]] = []

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from app.cli import cli
+from app.cli import CORES, cli
+from app.localdb import free_loopback_port
 from app.settings import get_settings
 
 
@@ -90,3 +101,95 @@ def test_who_held_an_unknown_place_prints_the_suggestions(cli_env: CliRunner) ->
     result = cli_env.invoke(cli, ["who-held", "Palmira", "2016-12-20"])
     assert result.exit_code == 1
     assert "No place is known as 'Palmira'. Did you mean Palmyra?" in result.output
+
+
+# Runs the command as `territory` would, then reports which of the heavy packages it had imported.
+IMPORTS_OF_A_RUN = """
+import json, sys
+from app.cli import main
+sys.argv = ["territory", *sys.argv[1:]]
+try:
+    main()
+finally:
+    heavy = ("fastapi", "uvicorn", "sqlalchemy", "app.api", "app.main", "app.schemas", "app.ingest")
+    print(json.dumps(sorted(m for m in sys.modules if m.startswith(heavy))), file=sys.stderr)
+"""
+
+
+def imports_of(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    run = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF_A_RUN, *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return run, set(json.loads(run.stderr.strip().splitlines()[-1]))
+
+
+def test_help_imports_neither_the_api_nor_the_database_layer() -> None:
+    run, imported = imports_of("--help")
+    assert run.returncode == 0, run.stderr
+    assert "who-held" in run.stdout and "serve" in run.stdout
+    assert imported == set()
+
+
+def test_who_held_imports_the_database_layer_but_not_the_api(server_url: str, engine: AsyncEngine) -> None:
+    run, imported = imports_of("who-held", "Tadmur", "2016-12-20", env={"DATABASE_URL": server_url})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("Palmyra on 2016-12-20: Islamic State")
+    assert "sqlalchemy" in imported  # the run did reach the database
+    assert {m for m in imported if m.startswith(("fastapi", "uvicorn", "app.api", "app.main"))} == set()
+
+
+def test_serve_defaults_to_one_worker_per_core() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"], env={"COLUMNS": "200", "TERRITORY_WORKERS": None})
+    assert result.exit_code == 0
+    assert f"[default: {CORES}]" in result.output
+    assert CORES == len(os.sched_getaffinity(0))
+
+
+def worker_pids(supervisor: int) -> set[int]:
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    # uvicorn spawns its workers through multiprocessing: each runs `spawn_main`.
+    return {int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+
+
+@contextlib.contextmanager
+def serving(database_url: str, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_loopback_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            assert time.monotonic() < deadline, "the server did not answer /readyz"
+            time.sleep(0.2)
+        yield server, base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_serve_runs_the_asked_number_of_workers(server_url: str, engine: AsyncEngine) -> None:
+    with serving(server_url, "--workers", "2") as (server, base):
+        assert len(worker_pids(server.pid)) == 2
+        answer = httpx.get(f"{base}/v1/places/palmyra/control", params={"at": "2016-12-20"}, timeout=10)
+        assert answer.status_code == 200 and answer.json()["controller"]["slug"] == "islamic-state"
+    assert server.returncode is not None

@@ -35,7 +35,7 @@ Slug = Annotated[str, Path(max_length=120, description="The slug")]
 MembershipId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The membership's id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {
-        "description": "Unknown slug; the problem lists the known ones",
+        "description": "Nothing has that slug, name or alias; the problem suggests the closest",
         "content": {"application/problem+json": {}},
     }
 }

@@ -1,7 +1,9 @@
 """API keys on requests: `Authorization: Bearer <key>` (or `X-API-Key: <key>`), checked against a scope.
 
 Writes need a key; reads are open unless TERRITORY_REQUIRE_READ_KEY is set. No key: 401. A key without the
-scope: 403. Keys are looked up on every request, so a revocation takes effect at once.
+scope: 403. Keys are looked up on every request, so a revocation takes effect at once. Wrong keys (unknown or
+revoked) are counted per client address: past TERRITORY_WRONG_KEYS_PER_MINUTE, that address is answered 429 with
+Retry-After before its keys are looked up.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ async def key_with_scope(request: Request, scope: Scope) -> ApiKey:
         raise Unauthorized(
             f"This needs an API key with the '{scope}' scope: send 'Authorization: Bearer <key>'."
         )
+    address = request.client.host if request.client else None
+    wrong_keys = request.app.state.wrong_key_limiter
+    wrong_keys.check(address)
     async with request.app.state.read_engine.connect() as conn:
         api_key = await authenticate(conn, key)
     if api_key is None:
+        wrong_keys.spend(address)
         raise Unauthorized("The API key is unknown or revoked.")
     if not api_key.allows(scope):
         raise Forbidden(f"The key '{api_key.name}' has the '{api_key.scope}' scope; this needs '{scope}'.")

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from app.api.caching import GEOJSON, cached
 from app.api.deps import READ, ReadConnection
-from app.api.exports import export_response
+from app.api.exports import export_response, with_slugs
 from app.api.filters import AsOf, ChangesPage, ChangesQuery, ControlQuery, OnDate
 from app.api.formats import EXPORT_CONTENT, JSON, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.responses import GeoJSONResponse
@@ -41,7 +41,11 @@ async def get_control_map(
     """Every place's state on a date, as a GeoJSON FeatureCollection ready for a map (or an export: `f`)."""
     if media_type := export_format(request, f, {"geojson": GEOJSON}, JSON):
         return await export_response(
-            request, media_type, [control_rows(where)], f"control-{where.at}", where.at
+            request,
+            media_type,
+            [control_rows(await with_slugs(conn, where))],
+            f"control-{where.at}",
+            where.at,
         )
     return cached(request, await control_map_json(conn, where), where.at, media_type=GEOJSON)
 
@@ -55,7 +59,9 @@ async def get_changes(
     An export (`f`) holds every such place, one row each, unpaged."""
     if media_type := export_format(request, f, {"json": JSON}):
         name = f"changes-{where.start}-{where.end}"
-        return await export_response(request, media_type, [change_rows(where)], name, where.start, where.end)
+        return await export_response(
+            request, media_type, [change_rows(await with_slugs(conn, where))], name, where.start, where.end
+        )
     return cached(request, await changes_json(conn, where, page), where.start, where.end)
 
 

@@ -19,7 +19,6 @@ from app.api.filters import link_to_next
 from app.api.formats import EXPORT_CONTENT, JSON, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.params import DATE, decode_cursor, parse_date, parse_position, parse_since
 from app.api.responses import PROBLEM, json_response
-from app.db.listen import plain_url
 from app.db.queries.exports import event_rows
 from app.db.queries.filters import Page
 from app.db.queries.pages import page_body
@@ -149,20 +148,22 @@ def event_filter(
     return feed.EventFilter(place.strip() if place else None, actor, first, last)
 
 
-def events_cursor(value: str | None, order: str) -> tuple[Any, int] | None:
-    """The keyset of the last item of the previous page, for this order."""
-    key = decode_cursor(value, 3)
+def events_cursor(value: str | None, order: str) -> feed.Cursor | None:
+    """The keyset of the last item of the previous page, for this order: [newest, date, id] or [recorded,
+    position]."""
+    key = decode_cursor(value, 3 if order == "newest" else 2)
     if key is None:
         return None
-    kind, first, last_id = key
+    kind, *rest = key
     try:
-        if kind != order or not isinstance(last_id, int) or not isinstance(first, str):
+        if kind != order or not all(type(part) is int and 0 < part < 2**63 for part in rest[-1:]):
             raise ValueError
         if order == "newest":
+            first, last_id = rest
+            if not isinstance(first, str):
+                raise ValueError
             return date.fromisoformat(first), last_id
-        if not first.isdigit():
-            raise ValueError
-        return first, last_id
+        return int(rest[0])
     except ValueError:
         raise InvalidParameter("cursor", f"is not a cursor this API gave out for order={order}") from None
 
@@ -220,12 +221,12 @@ async def list_events(
         next_key = (
             [order, last.occurred_on.isoformat(), last.event_id]
             if order == "newest"
-            else [order, last.xact, last.position]
+            else [order, last.position]
         )
     # Where a script stands after this page: resume with since=<position> (recording order only).
     latest = None
     if order == "recorded":
-        latest = page.items[-1].position if page.items else (after[1] if after else position)
+        latest = page.items[-1].position if page.items else (after if isinstance(after, int) else position)
     body = page_body(
         [item.body for item in page.items],
         next_key,
@@ -244,10 +245,11 @@ async def export_events(
         )
     place_id = None
     if filters.place is not None:
-        place_id = (await resolve(conn, "place", filters.place, location="query"))["id"]
+        place_id = (await resolve(conn, "place", filters.place, field="place", location="query"))["id"]
+    actor = None
     if filters.actor is not None:
-        await resolve(conn, "actor", filters.actor, location="query")
-    rows = event_rows(place_id=place_id, actor=filters.actor, start=filters.from_date, end=filters.to_date)
+        actor = (await resolve(conn, "actor", filters.actor, field="actor", location="query"))["slug"]
+    rows = event_rows(place_id=place_id, actor=actor, start=filters.from_date, end=filters.to_date)
     # Cached as briefly as today's answers, whatever the dates: events are recorded about any date.
     return await export_response(request, media_type, [rows], "events")
 
@@ -278,8 +280,12 @@ async def stream_events(
     position = parse_position(*origin[:1], last_event_id or since, location=origin[1])
     filters, after = await feed.stream_start(conn, filters, position, position_from=origin)
     settings = request.app.state.settings
+    # Listening before the answer starts: a stream that cannot listen (or one over the cap) is a 503, not a 200
+    # that ends at once.
+    subscription = await feed.shared_listener(request.app.state).subscribe()
     changes = feed.follow(
-        plain_url(request.app.state.engine.url),
+        request.app.state.read_engine,
+        subscription,
         filters,
         after=after,
         heartbeat=settings.feed_heartbeat_seconds,

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response, StreamingResponse
 
 from app.api.caching import _matches, cache_control
@@ -24,6 +26,8 @@ from app.api.formats import (
     negotiate,
 )
 from app.db.queries.exports import Rows, dataset_rows
+from app.db.queries.filters import AreaFilter, ChangesFilter, ControlFilter
+from app.db.queries.references import Kind, resolve
 from app.errors import InvalidParameter
 from app.services.exports import export
 
@@ -33,13 +37,30 @@ router = APIRouter(prefix="/v1", tags=["exports"])
 PARAMETERS = {CSV: "; charset=utf-8; header=present"}
 
 
+Filter = TypeVar("Filter", ControlFilter, ChangesFilter, AreaFilter)
+
+
+async def with_slugs(conn: AsyncConnection, where: Filter) -> Filter:
+    """The filter with its actor and coalition references resolved to slugs, before the stream starts: one
+    that names nothing is a 404 with suggestions, as the JSON answer gives."""
+    slugs = {}
+    kinds: tuple[Kind, ...] = ("actor", "coalition")
+    for kind in kinds:
+        if (ref := getattr(where, kind, None)) is not None:
+            slugs[kind] = (await resolve(conn, kind, ref, field=kind, location="query"))["slug"]
+    return replace(where, **slugs)
+
+
 async def export_response(
     request: Request, media_type: str, tables: Sequence[Rows], name: str, *dates: date | None
 ) -> Response:
     """The export streamed as a download, with Cache-Control by date like the JSON answers. Only FlatGeobuf and
     GeoPackage carry an ETag (and answer 304): both are complete before their first byte is sent, while
     hashing a text stream would mean holding it all before sending any."""
-    result = await export(request.app.state.engine, media_type, tables)
+    state = request.app.state
+    result = await export(
+        state.read_engine, media_type, tables, timeout=state.settings.export_timeout_seconds
+    )
     headers = {
         "Cache-Control": cache_control(request.app.state.settings, *dates),
         "Content-Disposition": f'attachment; filename="{name}.{EXTENSIONS[media_type]}"',

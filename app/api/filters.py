@@ -1,7 +1,9 @@
 """The request's query string as the read layer's typed filters: each dependency parses one kind of request
 (through app/api/params.py, the one place a value is parsed) and gives a route the object it hands on."""
 
-# No `from __future__ import annotations`: FastAPI reads these signatures at run time.
+# No `from __future__ import annotations`: FastAPI reads these signatures at run time. The dependencies are
+# `async def` although they await nothing: FastAPI runs a plain `def` dependency in a worker thread, a thread
+# hop per dependency per request on the hot reads.
 
 from collections.abc import Callable
 from datetime import date, datetime
@@ -31,12 +33,13 @@ from app.db.queries.territory import tolerance_for_zoom
 from app.errors import InvalidParameter
 
 ActorQuery = Annotated[
-    str | None, Query(description="Actor slug", openapi_examples={"IS": {"value": "islamic-state"}})
+    str | None,
+    Query(description="Actor: slug, name or alias", openapi_examples={"IS": {"value": "islamic-state"}}),
 ]
 CoalitionQuery = Annotated[
     str | None,
     Query(
-        description="Coalition slug: what its members held on the date",
+        description="Coalition (slug or name): what its members held on the date",
         openapi_examples={"pro-Assad": {"value": "pro-assad-coalition"}},
     ),
 ]
@@ -56,12 +59,25 @@ def link_to_next(request: Request) -> Callable[[list[Any]], str]:
     return lambda key: str(request.url.include_query_params(cursor=encode_cursor(key)))
 
 
-def on_date(at: DateQuery = None) -> date:
+def page_of(*, default: int, most: int, items: str, key_size: int) -> Any:
+    """The dependency giving a route's `Page`: `limit` (1..most) and the `cursor` of a previous `next` link."""
+
+    async def page(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=most, description=f"{items} per page")] = default,
+        cursor: CursorQuery = None,
+    ) -> Page:
+        return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, key_size))
+
+    return Depends(page)
+
+
+async def on_date(at: DateQuery = None) -> date:
     """`at`, a calendar date; today when not given."""
     return parse_date("at", at, default=date.today())
 
 
-def as_of_moment(as_of: AsOfQuery = None) -> datetime | None:
+async def as_of_moment(as_of: AsOfQuery = None) -> datetime | None:
     """`as_of`: answer as the record stood then (None: as it stands)."""
     return parse_as_of(as_of)
 
@@ -70,7 +86,7 @@ OnDate = Annotated[date, Depends(on_date)]
 AsOf = Annotated[datetime | None, Depends(as_of_moment)]
 
 
-def control_filter(
+async def control_filter(
     at: OnDate,
     as_of: AsOf,
     bbox: BboxQuery = None,
@@ -88,7 +104,7 @@ def control_filter(
     )
 
 
-def changes_filter(
+async def changes_filter(
     as_of: AsOf,
     start: FromQuery,
     to: ToQuery,
@@ -99,15 +115,7 @@ def changes_filter(
     return ChangesFilter(start=first, end=last, bbox=parse_bbox(bbox), actor=actor, as_of=as_of)
 
 
-def changes_page(
-    request: Request,
-    limit: Annotated[int, Query(ge=1, le=5000, description="Places per page")] = 500,
-    cursor: CursorQuery = None,
-) -> Page:
-    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, 1))
-
-
-def place_search(
+async def place_search(
     q: Annotated[
         str | None,
         Query(
@@ -135,15 +143,7 @@ def place_search(
     )
 
 
-def places_page(
-    request: Request,
-    limit: Annotated[int, Query(ge=1, le=500, description="Items per page")] = 50,
-    cursor: CursorQuery = None,
-) -> Page:
-    return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, 2))
-
-
-def area_filter(
+async def area_filter(
     at: OnDate,
     actor: ActorQuery = None,
     coalition: CoalitionQuery = None,
@@ -174,7 +174,7 @@ def area_filter(
 
 ControlQuery = Annotated[ControlFilter, Depends(control_filter)]
 ChangesQuery = Annotated[ChangesFilter, Depends(changes_filter)]
-ChangesPage = Annotated[Page, Depends(changes_page)]
+ChangesPage = Annotated[Page, page_of(default=500, most=5000, items="Places", key_size=1)]
 PlaceSearchQuery = Annotated[PlaceSearch, Depends(place_search)]
-PlacesPage = Annotated[Page, Depends(places_page)]
+PlacesPage = Annotated[Page, page_of(default=50, most=500, items="Items", key_size=2)]
 AreaQuery = Annotated[AreaFilter, Depends(area_filter)]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from app.db.migrate import current_revision, head_revision
-from app.errors import ServiceUnavailable
+from app.errors import ServiceUnavailable, database_unavailable
 
 router = APIRouter(tags=["health"])
 
@@ -21,15 +21,21 @@ async def healthz() -> dict[str, str]:
     "/readyz", responses={503: {"description": "Database unreachable or schema not at the latest migration"}}
 )
 async def readyz(request: Request) -> dict[str, str]:
-    """The database answers and its schema is at the latest migration."""
-    engine = request.app.state.engine
+    """The database answers both pools and its schema is at the latest migration; the 503 says why not."""
     try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        revision = await current_revision(engine)
+        for engine in (request.app.state.read_engine, request.app.state.engine):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        revision = await current_revision(request.app.state.read_engine)
     except Exception as exc:  # any failure to reach the database means not ready
-        raise ServiceUnavailable(f"The database does not answer: {type(exc).__name__}") from exc
+        raise database_unavailable(exc) or ServiceUnavailable(
+            f"The database does not answer: {type(exc).__name__}",
+            headers={"Retry-After": "2"},
+            reason=type(exc).__name__,
+        ) from exc
     head = head_revision()
     if revision != head:
-        raise ServiceUnavailable(f"The schema is at revision {revision}, the code expects {head}.")
+        raise ServiceUnavailable(
+            f"The schema is at revision {revision}, the code expects {head}.", reason="schema-not-at-head"
+        )
     return {"status": "ready", "revision": revision or ""}

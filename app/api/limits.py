@@ -1,24 +1,95 @@
-"""Limits that protect the service: the size of a request body, and a rate per API key."""
+"""Limits and guards that protect the service, before any route runs: the size of a request body, NUL characters
+anywhere in a request, HEAD answered as GET, a rate per API key, and a rate of wrong keys per client address."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, TooManyRequests, problem
+from app.errors import DomainError, InvalidParameter, PayloadTooLarge, TooManyRequests, problem
+
+NUL = "\x00"
+# A JSON body spells a NUL character as an escape: only bodies holding one are parsed here to say where it is.
+JSON_NUL = b"\\u0000"
 
 
-class BodySizeLimit:
-    """Refuse a body over `max_bytes` with 413: by its Content-Length before reading, or while it streams."""
+async def refuse(scope: Scope, receive: Receive, send: Send, error: DomainError) -> None:
+    response = problem(
+        error.status,
+        error.title,
+        error.detail,
+        instance=scope["path"],
+        headers=error.headers,
+        **error.members,
+    )
+    await response(scope, receive, send)
+
+
+def nul_in_json(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or member name) holding a NUL character, or None."""
+    if isinstance(value, str):
+        return path or "body" if NUL in value else None
+    if isinstance(value, dict):
+        for name, member in value.items():
+            inner = f"{path}.{name}" if path else str(name)
+            if NUL in name:
+                return inner
+            if (found := nul_in_json(member, inner)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, member in enumerate(value):
+            if (found := nul_in_json(member, f"{path}.{index}" if path else str(index))) is not None:
+                return found
+    return None
+
+
+def nul_in_request(scope: Scope) -> InvalidParameter | None:
+    """PostgreSQL cannot store a NUL character in text: a request with one anywhere is refused, naming where."""
+    if NUL in scope["path"]:
+        return InvalidParameter("path", "must not contain a NUL character (%00)", location="path")
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if NUL in name or NUL in value:
+                return InvalidParameter(name.replace(NUL, "%00"), "must not contain a NUL character (%00)")
+    for name, value in scope["headers"]:
+        if b"\x00" in value:
+            return InvalidParameter(
+                name.decode("latin-1"), "must not contain a NUL character", location="header"
+            )
+    return None
+
+
+class RequestGuard:
+    """Refuse what no route can take, before any route runs.
+
+    - A body over `max_bytes`: 413, by its Content-Length before reading, or once that many bytes of a chunked body
+      arrived (the body is read here, whole, and handed to the route: a route reads it whole anyway).
+    - A NUL character in the path, the query, a header or a JSON body: 400 naming the parameter or field.
+    - HEAD: answered as GET would be, without the body, wherever GET is allowed.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if (nul := nul_in_request(scope)) is not None:
+            await refuse(scope, receive, send, nul)
+            return
+        if scope["method"] == "HEAD":
+            await self.app({**scope, "method": "GET"}, receive, without_body(send))
+            return
+        if scope["method"] in ("GET", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
         too_large = PayloadTooLarge(
@@ -27,47 +98,118 @@ class BodySizeLimit:
         )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self.refuse(scope, receive, send, too_large)
+            await refuse(scope, receive, send, too_large)
             return
+        chunks: list[bytes] = []
         received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
+            if message["type"] != "http.request":  # the client left
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
             if received > self.max_bytes:
-                raise too_large
-            return message
+                await refuse(scope, receive, send, too_large)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if JSON_NUL in body:
+            try:
+                where = nul_in_json(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                where = None  # not JSON: the route says so
+            if where is not None:
+                error = InvalidParameter(where, "must not contain a NUL character (\\u0000)", location="body")
+                await refuse(scope, receive, send, error)
+                return
+        await self.app(scope, replay(body, receive), send)
 
-        await self.app(scope, counting_receive, send)
 
-    @staticmethod
-    async def refuse(scope: Scope, receive: Receive, send: Send, error: PayloadTooLarge) -> None:
-        response = problem(error.status, error.title, error.detail, instance=scope["path"], **error.members)
-        await response(scope, receive, send)
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands over the body read already, then waits for the client as the server's would."""
+    sent = False
+
+    async def receive_again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_again
+
+
+def without_body(send: Send) -> Send:
+    """The answer's status and headers (Content-Length included), and no body: what HEAD asks for."""
+    finished = False
+
+    async def send_head(message: Message) -> None:
+        nonlocal finished
+        if message["type"] == "http.response.start":
+            await send(message)
+        elif message["type"] == "http.response.body" and not finished:
+            finished = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return send_head
 
 
 @dataclass
 class RateLimiter:
-    """A token bucket per API key: `per_minute` requests a minute, in bursts of up to a tenth of that.
+    """A token bucket per key (an API key's id, a client's address): `per_minute` a minute, in bursts of up to
+    a tenth of that.
 
     Kept in the process: with several workers, each allows the rate (divide it by the workers)."""
 
     per_minute: int
-    buckets: dict[int, tuple[float, float]] = field(default_factory=dict)  # key id -> (tokens, updated at)
+    buckets: dict[Hashable, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, updated at)
+    # Buckets kept at most: full ones are forgotten first (a full bucket is the same as none).
+    max_buckets: int = 100_000
 
-    def take(self, key_id: int, name: str) -> None:
-        capacity = max(1.0, self.per_minute / 10)
-        rate = self.per_minute / 60.0
+    @property
+    def capacity(self) -> float:
+        return max(1.0, self.per_minute / 10)
+
+    def tokens(self, key: Hashable, now: float) -> float:
+        tokens, updated = self.buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + (now - updated) * self.per_minute / 60.0)
+
+    def retry_after(self, tokens: float) -> int:
+        return max(1, math.ceil((1 - tokens) / (self.per_minute / 60.0)))
+
+    def take(self, key: Hashable, name: str) -> None:
+        """Take a token for an API key's request, or refuse it with 429 when there is none."""
         now = time.monotonic()
-        tokens, updated = self.buckets.get(key_id, (capacity, now))
-        tokens = min(capacity, tokens + (now - updated) * rate)
+        tokens = self.tokens(key, now)
         if tokens < 1:
-            retry_after = math.ceil((1 - tokens) / rate)
-            self.buckets[key_id] = (tokens, now)
+            self.buckets[key] = (tokens, now)
+            retry_after = self.retry_after(tokens)
             raise TooManyRequests(
                 f"The key '{name}' is over its limit of {self.per_minute} requests a minute; retry in "
                 f"{retry_after} s.",
                 retry_after=retry_after,
             )
-        self.buckets[key_id] = (tokens - 1, now)
+        self.store(key, tokens - 1, now)
+
+    def check(self, key: Hashable) -> None:
+        """429 when `key` has no token left, taking none (the wrong-key limit: only failures take one)."""
+        tokens = self.tokens(key, time.monotonic())
+        if tokens < 1:
+            retry_after = self.retry_after(tokens)
+            raise TooManyRequests(
+                f"Too many requests from this address with a wrong API key; retry in {retry_after} s.",
+                retry_after=retry_after,
+            )
+
+    def spend(self, key: Hashable) -> None:
+        now = time.monotonic()
+        self.store(key, self.tokens(key, now) - 1, now)
+
+    def store(self, key: Hashable, tokens: float, now: float) -> None:
+        self.buckets[key] = (tokens, now)
+        if len(self.buckets) > self.max_buckets:
+            full = [k for k in self.buckets if self.tokens(k, now) >= self.capacity]
+            for k in full or list(self.buckets)[: len(self.buckets) // 2]:
+                del self.buckets[k]

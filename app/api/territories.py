@@ -13,7 +13,7 @@ from starlette.responses import Response
 from app.api.auth import IngestKey
 from app.api.caching import GEOJSON, JSON, cached
 from app.api.deps import READ, ReadConnection
-from app.api.exports import export_response
+from app.api.exports import export_response, with_slugs
 from app.api.filters import AreaQuery, FromQuery, OnDate, ToQuery
 from app.api.formats import EXPORT_CONTENT, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.params import BboxQuery, parse_bbox, parse_date_range
@@ -185,7 +185,9 @@ async def list_territories(
     An export (`f`) holds the areas whole: neither clipped to the bbox nor simplified."""
     if media_type := export_format(request, f, {"geojson": GEOJSON}, JSON):
         name = f"territories-{where.at}"
-        return await export_response(request, media_type, [territory_rows(where)], name, where.at)
+        return await export_response(
+            request, media_type, [territory_rows(await with_slugs(conn, where))], name, where.at
+        )
     return cached(request, await territories_json(conn, where), where.at, media_type=GEOJSON)
 
 
@@ -203,7 +205,11 @@ async def get_territory_diff(
     request: Request,
     conn: ReadConnection,
     actor: Annotated[
-        str, Query(description="Actor slug (required)", openapi_examples={"IS": {"value": "islamic-state"}})
+        str,
+        Query(
+            description="Actor: slug, name or alias (required)",
+            openapi_examples={"IS": {"value": "islamic-state"}},
+        ),
     ],
     from_: FromQuery,
     to: ToQuery,

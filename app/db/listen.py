@@ -1,21 +1,22 @@
-"""A dedicated asyncpg connection for one live feed: it LISTENs to a channel and runs the feed's queries.
+"""One listening connection per process, shared by every live feed: it LISTENs to a channel and wakes them.
 
-Not taken from the pool: a stream lasts as long as its client, and would otherwise hold a pooled connection
-(and starve short requests) for hours.
+A stream lasts as long as its client: a connection of its own each would let a few hundred subscribers take every
+connection the server has. Here 1,000 subscribers cost one connection, their reads are short checkouts from the
+read pool, and a cap on subscribers per process is answered 503 before a stream starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
-from functools import lru_cache
+import weakref
 from typing import Any
 
 import anyio
 import asyncpg
-from sqlalchemy import URL, TextClause
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy import URL
+
+from app.errors import ServiceUnavailable, database_unavailable
 
 
 def plain_url(url: URL) -> str:
@@ -23,52 +24,98 @@ def plain_url(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@lru_cache(maxsize=256)
-def _compiled(statement: TextClause) -> tuple[str, tuple[str, ...]]:
-    # Named parameters (:name) to asyncpg's $1.. placeholders, compiled once per statement.
-    compiled = statement.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
-    return str(compiled), tuple(compiled.positiontup or ())
+class Subscription:
+    """One stream's view of the channel: `wait` returns when a notification came, or the connection was lost."""
 
-
-class Listener:
-    """One connection: notifications on `channel` set an event that `wait` waits for."""
-
-    def __init__(self, connection: asyncpg.Connection, channel: str) -> None:
-        self.connection, self.channel = connection, channel
+    def __init__(self, listener: SharedListener) -> None:
+        self.listener = listener
         self.notified = asyncio.Event()
-
-    @classmethod
-    async def open(cls, url: str, channel: str) -> Listener:
-        connection = await asyncpg.connect(
-            url, server_settings={"application_name": "territory-feed", "jit": "off"}
-        )
-        listener = cls(connection, channel)
-        try:
-            await connection.add_listener(channel, listener._on_notify)
-        except BaseException:
-            connection.terminate()
-            raise
-        return listener
-
-    def _on_notify(self, *_: Any) -> None:
-        self.notified.set()
+        # The listening connection is gone: the stream ends, its client reconnects and resumes.
+        self.lost = False
 
     async def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for a notification; True if one came (since the last `fetch`)."""
+        """Wait up to `timeout` seconds for a notification; True if one came since the last `clear`."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.notified.wait(), timeout)
         return self.notified.is_set()
 
-    async def fetch(self, statement: TextClause, params: Mapping[str, Any]) -> list[asyncpg.Record]:
-        """Run a SQLAlchemy text() statement; notifications before it are consumed (it sees their rows)."""
+    def clear(self) -> None:
+        """Called before each read: a notification during the read makes the next `wait` return at once."""
         self.notified.clear()
-        sql, names = _compiled(statement)
-        return list(await self.connection.fetch(sql, *(params.get(name) for name in names)))
+
+    def close(self) -> None:
+        self.listener.subscribers.discard(self)
+
+
+class SharedListener:
+    """The process's listening connection, opened by the first subscriber and again after it was lost."""
+
+    def __init__(self, url: str, channel: str, *, max_subscribers: int, connect_timeout: float = 2.0) -> None:
+        self.url, self.channel = url, channel
+        self.max_subscribers, self.connect_timeout = max_subscribers, connect_timeout
+        self.connection: asyncpg.Connection | None = None
+        # Weak: a stream whose answer never started (its client left first) drops out of the count by itself.
+        self.subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
+        self._connecting = asyncio.Lock()
+
+    async def subscribe(self) -> Subscription:
+        """A subscription, listening from now on; 503 (with Retry-After) when at the cap or the database is away."""
+        if len(self.subscribers) >= self.max_subscribers:
+            raise ServiceUnavailable(
+                f"This server already serves {self.max_subscribers} event streams; retry later or read "
+                "/v1/events?since=.",
+                headers={"Retry-After": "10"},
+                reason="stream-limit",
+            )
+        async with self._connecting:
+            if self.connection is None or self.connection.is_closed():
+                await self._connect()
+        subscription = Subscription(self)
+        self.subscribers.add(subscription)
+        return subscription
+
+    async def _connect(self) -> None:
+        try:
+            connection = await asyncpg.connect(
+                self.url,
+                timeout=self.connect_timeout,
+                server_settings={"application_name": "territory-feed"},
+            )
+        except Exception as exc:
+            raise database_unavailable(exc) or ServiceUnavailable(
+                f"The event stream cannot listen: {type(exc).__name__}", headers={"Retry-After": "2"}
+            ) from exc
+        try:
+            await connection.add_listener(self.channel, self._on_notify)
+        except Exception as exc:
+            connection.terminate()
+            raise database_unavailable(exc) or ServiceUnavailable(
+                "The event stream cannot listen.", headers={"Retry-After": "2"}
+            ) from exc
+        connection.add_termination_listener(self._on_termination)
+        self.connection = connection
+
+    def _on_notify(self, *_: Any) -> None:
+        for subscription in list(self.subscribers):
+            subscription.notified.set()
+
+    def _on_termination(self, connection: asyncpg.Connection) -> None:
+        # Every stream ends: what was notified while nobody listened is unknown, and each client resumes from its
+        # Last-Event-ID on a stream that listens again.
+        if connection is self.connection:
+            self.connection = None
+        for subscription in list(self.subscribers):
+            subscription.lost = True
+            subscription.notified.set()
+        self.subscribers.clear()
 
     async def close(self) -> None:
-        """Close even when the stream's task is being cancelled (the client went away)."""
+        """Close even when the task is being cancelled (the server is stopping)."""
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
         with anyio.CancelScope(shield=True):
             try:
-                await asyncio.wait_for(self.connection.close(), 2)
+                await asyncio.wait_for(connection.close(), 2)
             except Exception:
-                self.connection.terminate()
+                connection.terminate()

@@ -371,13 +371,15 @@ class ControlEventVersion(Base):
         ),
         UniqueConstraint("control_event_id", "version", name="uq_control_event_version_event_version"),
         Index("ix_control_event_version_place_recorded", "place_id", "recorded", postgresql_using="gist"),
-        # The feed's order: each event's open version by (recorded_xact, id); see app/db/queries/events.py.
+        # The feed's order: each event's open version by position (given at commit, in commit order: see
+        # migrations/versions/20261201_0006_feed_positions.py).
+        UniqueConstraint("position", name="uq_control_event_version_position"),
         Index(
-            "ix_control_event_version_feed",
-            text("recorded_xact"),
-            "id",
+            "ix_control_event_version_feed_position",
+            "position",
             postgresql_where=text("upper_inf(recorded)"),
         ),
+        Index("ix_control_event_version_unpositioned", "id", postgresql_where=text("position IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -399,4 +401,6 @@ class ControlEventVersion(Base):
     source_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     recorded: Mapped[Range[datetime]] = mapped_column(TSTZRANGE)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    # NULL until the writing transaction commits (the trigger assign_feed_positions numbers it then).
+    position: Mapped[int | None] = mapped_column(BigInteger)
     # xid8, declared in the migration (no SQLAlchemy type for it).

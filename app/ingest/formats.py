@@ -12,14 +12,14 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import orjson
 from pydantic import ValidationError
 
 from app.schemas.events import EventCreate
+from app.vocabulary import EventFileFormat as Format
 
-Format = Literal["csv", "jsonl", "geojson"]
 FORMATS: tuple[str, ...] = get_args(Format)
 EXTENSIONS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".geojson": "geojson"}
 

@@ -28,7 +28,15 @@ class ControlProperties(Read):
     color: str | None = Field(description="The controller's map colour")
     coalitions: list[Ref]
     since: date | None
-    territory_id: int | None
+    until: date | None = Field(description="The first day the state no longer holds (null: open)")
+    parties: list[Ref] = Field(
+        description="Between whom a contested place is fought over, or who besieges it"
+    )
+    certainty: Literal["definite", "possible"] | None
+    event_id: int | None = Field(
+        description="The event the state rests on: /v1/events/{event_id}, sources included"
+    )
+    territory_id: int | None = Field(description="The territory it rests on when no event covers the date")
 
 
 class ControlFeature(Feature[Point, ControlProperties]):

@@ -1,9 +1,10 @@
 """Reading what changed: the events list (in recording order, resumable at a position, or newest first) and the
 live feed behind the Server-Sent Events stream. Both read one statement per page (app/db/queries/events.py).
 
-A position is the id of an event's latest version. In recording order the list and the feed hand out only
-versions no running transaction can precede, so a reader that resumes after the last position it received
-misses nothing and gets nothing twice; an event corrected or retracted later shows again, at its new position.
+A position is given to each version when its transaction commits, in commit order (app/db/queries/events.py
+says how), so a reader that resumes after the last position it received misses nothing and gets nothing twice,
+and only Territory's own writers, committing, can hold it back; an event corrected or retracted later shows
+again, at its new position.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import TextClause, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import TextClause
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.db.listen import Listener
+from app.db.listen import SharedListener, Subscription, plain_url
 from app.db.queries import events as q
 from app.db.queries.references import ref_params, refuse, resolve
 from app.errors import InvalidParameter
 
 logger = logging.getLogger("territory")
 CHANNEL = "control_event_version"  # the trigger on control_event_version notifies each new version here
-START = ("0", 0)  # a cursor before every position: replay from the beginning
+START = 0  # a position before every position: replay from the beginning
+# Newest first, the cursor is the last item's (date, event id); in recording order, its position.
+Cursor = tuple[date, int] | int
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,6 @@ class Since:
 @dataclass(frozen=True)
 class Item:
     position: int
-    xact: str  # the writing transaction: with the position, the sort key of recording order
     occurred_on: date
     event_id: int
     change: str  # created | corrected | retracted
@@ -57,12 +59,6 @@ class Item:
 class Page:
     items: list[Item]
     more: bool  # another page follows now
-    pending: bool  # versions are committed but not yet safe to hand out (an older transaction still runs)
-
-
-@lru_cache(maxsize=128)
-def page_statement(**flags: bool) -> TextClause:
-    return text(q.events_page_sql(**flags))
 
 
 def page_query(
@@ -70,12 +66,11 @@ def page_query(
     *,
     newest: bool,
     since: Since,
-    after: tuple[Any, int] | None,
+    after: Cursor | None,
     limit: int,
-    pending: bool = False,
 ) -> tuple[TextClause, dict[str, Any]]:
     """The statement and parameters of one page (one row more than `limit`, to know whether another follows)."""
-    statement = page_statement(
+    statement = q.events_page_statement(
         newest=newest,
         place=filters.place is not None,
         actor=filters.actor is not None,
@@ -84,7 +79,6 @@ def page_query(
         since_position=bool(since.position),
         since_time=since.time is not None,
         after=after is not None,
-        pending=pending,
     )
     params: dict[str, Any] = {
         "limit": limit + 1,
@@ -96,19 +90,20 @@ def page_query(
     }
     if filters.place is not None:
         params |= ref_params(filters.place)
-    if after is not None:
-        key = "after_date" if newest else "after_xact"
-        params |= {key: after[0], "after_id": after[1]}
+    if isinstance(after, tuple):
+        params |= {"after_date": after[0], "after_id": after[1]}
+    elif after is not None:
+        params["after_position"] = after
     return statement, params
 
 
 def page_of(rows: Sequence[Mapping[Any, Any]], limit: int) -> Page:
     items = [
-        Item(r["position"], r["xact"], r["occurred_on"], r["event_id"], r["change"], r["item"])
+        Item(r["position"], r["occurred_on"], r["event_id"], r["change"], r["item"])
         for r in rows
         if r["position"] is not None
     ]
-    return Page(items[:limit], len(items) > limit, bool(rows[0]["pending"]))
+    return Page(items[:limit], len(items) > limit)
 
 
 async def events_page(
@@ -117,7 +112,7 @@ async def events_page(
     *,
     newest: bool,
     since: Since,
-    after: tuple[Any, int] | None,
+    after: Cursor | None,
     limit: int,
 ) -> Page:
     """One page of events: 404 for an unknown place (with suggestions) or actor, 400 for an unknown position."""
@@ -139,10 +134,10 @@ async def stream_start(
     position: int | None,
     *,
     position_from: tuple[str, str] = ("since", "query"),
-) -> tuple[EventFilter, tuple[str, int] | None]:
+) -> tuple[EventFilter, int | None]:
     """Check a stream's filters and position before it starts (a problem can still be an HTTP answer then).
 
-    Returns the filters with the place as its slug, and the cursor to resume after (None: from the head).
+    Returns the filters with the place as its slug, and the position to resume after (None: from the head).
     `position_from` names the parameter the position came from, for the problem."""
     if filters.place is not None:
         filters = replace(
@@ -152,69 +147,82 @@ async def stream_start(
         filters = replace(
             filters, actor=(await resolve(conn, "actor", filters.actor, location="query"))["slug"]
         )
-    if position is None:
-        return filters, None
-    if position == 0:
-        return filters, START
-    row = (await conn.execute(q.POSITION, {"id": position})).one_or_none()
-    if row is None:
+    if position is None or position == START:
+        return filters, position
+    if not await conn.scalar(q.POSITION_EXISTS, {"position": position}):
         name, location = position_from
         raise InvalidParameter(name, f"no change has the position {position}", location=location)
-    return filters, (row.xact, row.position)
+    return filters, position
+
+
+def shared_listener(state: Any) -> SharedListener:
+    """The process's listening connection (app.state.listener), made on first use from the read engine's URL."""
+    listener: SharedListener | None = getattr(state, "listener", None)
+    if listener is None:
+        listener = SharedListener(
+            plain_url(state.read_engine.url), CHANNEL, max_subscribers=state.settings.max_streams
+        )
+        state.listener = listener
+    return listener
+
+
+async def read_rows(engine: AsyncEngine, statement: TextClause, params: Mapping[str, Any]) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(statement, params)).mappings().all())
 
 
 async def follow(
-    url: str,
+    engine: AsyncEngine,
+    subscription: Subscription,
     filters: EventFilter,
     *,
-    after: tuple[str, int] | None,
+    after: int | None,
     heartbeat: float,
     disconnected: Callable[[], Awaitable[bool]],
     batch: int = 200,
 ) -> AsyncIterator[Item | None]:
-    """Changes as they are committed, on a dedicated connection: the ones after `after` first (None: only new
-    ones), then the live ones. Yields None once listening, and after `heartbeat` seconds without a change.
+    """Changes as they are committed: the ones after position `after` first (None: only new ones), then the
+    live ones. Yields None once listening, and after `heartbeat` seconds without a change.
 
-    LISTEN starts before the first read, and every read continues from the last item yielded, so nothing is
-    missed between the replay and the live part and nothing comes twice. A notification only wakes the reader:
-    what it reads follows the same rule as the list (only versions no running transaction can precede), and
-    while committed versions wait for an older transaction, it reads again every second.
+    The subscription listens before the first read, and every read continues from the last position yielded, so
+    nothing is missed between the replay and the live part and nothing comes twice. A notification only wakes
+    the reader, and what it reads (a short checkout of the read pool) follows the list's order. The stream ends
+    when the listening connection is lost or a read fails: the client reconnects with Last-Event-ID, and is
+    answered 503 until the stream can listen again.
     """
     try:
-        listener = await Listener.open(url, CHANNEL)
-    except Exception as exc:  # the answer has begun: end the stream, the client reconnects and resumes
-        logger.warning("event stream could not listen: %s", exc)
-        return
-    try:
         if after is None:
-            head = await listener.fetch(q.FEED_HEAD, {})
-            after = (head[0]["xact"], head[0]["position"]) if head else START
+            subscription.clear()
+            head = await read_rows(engine, q.FEED_HEAD, {})
+            after = head[0]["position"] or START
         yield None
         last_write = time.monotonic()
         read = True
         while True:
+            retry = False
             if read:
-                statement, params = page_query(
-                    filters, newest=False, since=Since(), after=after, limit=batch, pending=True
-                )
-                page = page_of(await listener.fetch(statement, params), batch)
+                statement, params = page_query(filters, newest=False, since=Since(), after=after, limit=batch)
+                subscription.clear()
+                try:
+                    page = page_of(await read_rows(engine, statement, params), batch)
+                except PoolTimeout:  # every read connection is busy: not an outage, read again in a second
+                    page, retry = Page([], False), True
                 for item in page.items:
                     yield item
-                    after = (item.xact, item.position)
+                    after = item.position
                     last_write = time.monotonic()
                 if page.more:
                     continue
-            # Wake at least every second: to notice a client that left, to poll for pending versions, and for
-            # the heartbeat when it is due.
+            # Wake at least every second: to notice a client that left, and for the heartbeat when it is due.
             quiet_for = time.monotonic() - last_write
-            notified = await listener.wait(max(0.0, min(1.0, heartbeat - quiet_for)))
-            if await disconnected():
+            notified = await subscription.wait(max(0.0, min(1.0, heartbeat - quiet_for)))
+            if subscription.lost or await disconnected():
                 return
             if time.monotonic() - last_write >= heartbeat:
                 yield None
                 last_write = time.monotonic()
-            read = notified or page.pending
-    except Exception as exc:  # the database went away: as above
+            read = notified or retry
+    except Exception as exc:  # the answer has begun: end the stream, the client reconnects and resumes
         logger.warning("event stream ended: %s", exc)
     finally:
-        await listener.close()
+        subscription.close()

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.queries import keys as q
 from app.vocabulary import Scope
 
 KEY_PREFIX = "terr_"
@@ -72,8 +72,7 @@ async def create_key(conn: AsyncConnection, *, name: str, scope: Scope) -> tuple
     key = f"{KEY_PREFIX}{prefix}_{secret}"
     row = (
         await conn.execute(
-            text("""INSERT INTO api_key (name, prefix, secret_sha256, scope) VALUES (:name, :prefix, :digest, :scope)
-                    RETURNING id, name, prefix, scope, created_at, revoked_at"""),
+            q.CREATE_KEY,
             {"name": name, "prefix": prefix, "digest": digest(key), "scope": scope},
         )
     ).one()
@@ -81,9 +80,7 @@ async def create_key(conn: AsyncConnection, *, name: str, scope: Scope) -> tuple
 
 
 async def list_keys(conn: AsyncConnection) -> list[ApiKey]:
-    rows = await conn.execute(
-        text("SELECT id, name, prefix, scope, created_at, revoked_at FROM api_key ORDER BY id")
-    )
+    rows = await conn.execute(q.LIST_KEYS)
     return [ApiKey(**row._mapping) for row in rows]
 
 
@@ -92,8 +89,7 @@ async def revoke_key(conn: AsyncConnection, *, prefix: str) -> ApiKey | None:
     prefix = split_key(prefix) or prefix
     row = (
         await conn.execute(
-            text("""UPDATE api_key SET revoked_at = coalesce(revoked_at, now()) WHERE prefix = :prefix
-                    RETURNING id, name, prefix, scope, created_at, revoked_at"""),
+            q.REVOKE_KEY,
             {"prefix": prefix},
         )
     ).one_or_none()
@@ -107,8 +103,7 @@ async def authenticate(conn: AsyncConnection, key: str) -> ApiKey | None:
         return None
     row = (
         await conn.execute(
-            text("""SELECT id, name, prefix, scope, created_at, revoked_at, secret_sha256 FROM api_key
-                    WHERE prefix = :prefix"""),
+            q.KEY_BY_PREFIX,
             {"prefix": prefix},
         )
     ).one_or_none()

@@ -3,16 +3,18 @@ writers), newest first, its filters and problems."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.db.engine import create_engine
 from app.schemas.events import EventCreate
 from app.services import events as writes
 from app.services.keys import ApiKey, authenticate
-from tests.conftest import new_key
+from tests.conftest import database_on, new_key
 
 PLACES = ["palmyra", "raqqa", "al-bab"]
 HOLDERS = ["syrian-army", "sdf", "turkish-backed-rebels"]
@@ -211,30 +213,30 @@ async def positions(client: httpx.AsyncClient, since: int) -> list[tuple[int, in
     return [(item["id"], item["position"]) for item in body["items"]]
 
 
-async def test_a_version_is_not_handed_out_while_an_older_writer_is_still_open(
+async def test_positions_follow_commit_order_and_an_open_writer_holds_back_only_itself(
     write_client: httpx.AsyncClient, ingest_headers: dict[str, str], write_engine: AsyncEngine
 ) -> None:
     key = await key_of(write_engine)
     head = (await write_client.get("/v1/events?limit=1000")).json()["position"]
     async with write_engine.connect() as slow:
         await slow.begin()
-        slow_id = await write_event(slow, key, 1)  # its version id is drawn now; it commits later
+        slow_id = await write_event(slow, key, 1)  # written first, committed last
         [fast_id] = await post_batch(write_client, ingest_headers, range(2, 3))  # commits at once
 
-        # The fast event is committed, but handing it out now would move a reader past the slow one's position.
-        assert await positions(write_client, head) == []
+        # The fast event is handed out at once: the open writer has no position yet, and will get a later one.
+        [(first_id, fast_position)] = await positions(write_client, head)
+        assert first_id == fast_id
         await slow.commit()
 
-    both = await positions(write_client, head)
-    assert [event_id for event_id, _ in both] == [slow_id, fast_id]
-    assert both[0][1] < both[1][1]
+    [(later_id, slow_position)] = await positions(write_client, fast_position)
+    assert later_id == slow_id and slow_position > fast_position
 
 
-async def test_a_writer_that_drew_a_smaller_position_later_is_not_missed(
+async def test_a_writer_that_started_first_and_commits_first_is_not_missed(
     write_client: httpx.AsyncClient, write_engine: AsyncEngine
 ) -> None:
-    """The reverse race: an older transaction draws its version id after a younger one drew a smaller one,
-    and commits first. Resuming after the older one's position must still find the younger one."""
+    """An older transaction commits before a younger one that wrote first: resuming after the older one's
+    position still finds the younger one, at a later position."""
     key = await key_of(write_engine)
     head = (await write_client.get("/v1/events?limit=1000")).json()["position"]
     async with write_engine.connect() as old, write_engine.connect() as young:
@@ -251,4 +253,53 @@ async def test_a_writer_that_drew_a_smaller_position_later_is_not_missed(
 
     [(later_id, young_position)] = await positions(write_client, old_position)
     assert later_id == young_id
-    assert young_position < old_position  # positions are resume points, not numbers to compare
+    assert young_position > old_position  # numbered when it committed
+
+
+async def test_a_transaction_open_in_another_database_of_the_server_holds_nothing_back(
+    write_client: httpx.AsyncClient, ingest_headers: dict[str, str], server_url: str
+) -> None:
+    head = (await write_client.get("/v1/events?limit=1000")).json()["position"]
+    elsewhere = create_engine(database_on(server_url, "postgres"), pool_size=1)
+    try:
+        async with elsewhere.connect() as other:
+            await other.begin()
+            await other.execute(text("SELECT pg_current_xact_id()"))  # holds back the server's xmin
+            created = await post_batch(write_client, ingest_headers, range(0, 3))
+            assert [event_id for event_id, _ in await positions(write_client, head)] == created
+            await other.rollback()
+    finally:
+        await elsewhere.dispose()
+
+
+async def test_a_reader_polling_while_writers_commit_concurrently_sees_each_change_once(
+    write_client: httpx.AsyncClient, ingest_headers: dict[str, str]
+) -> None:
+    head = (await write_client.get("/v1/events?limit=1000")).json()["position"]
+    seen: list[int] = []
+    writing = True
+
+    async def reader() -> None:
+        position = head
+        while True:
+            done = not writing  # read once more after the last commit
+            body = (await write_client.get("/v1/events", params={"since": position, "limit": 1000})).json()
+            seen.extend(item["id"] for item in body["items"])
+            position = body["position"]
+            if done:
+                return
+            await asyncio.sleep(0.005)
+
+    async def writer(w: int) -> list[int]:
+        ids: list[int] = []
+        for b in range(4):
+            start = 100 + (w * 4 + b) * 3
+            ids += await post_batch(write_client, ingest_headers, range(start, start + 3))
+        return ids
+
+    polling = asyncio.create_task(reader())
+    written = await asyncio.gather(*(writer(w) for w in range(6)))
+    writing = False
+    await polling
+    assert len(seen) == len(set(seen))  # nothing twice
+    assert sorted(seen) == sorted(i for ids in written for i in ids)  # nothing missed

@@ -15,8 +15,9 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.engine import create_engine
 from tests.api.test_events_feed import key_of, post_batch, write_event
-from tests.conftest import app_on
+from tests.conftest import app_on, database_on
 
 TIMEOUT = 10  # seconds any one wait may take: a broken stream fails the test instead of hanging it
 HEARTBEAT = 0.3
@@ -105,10 +106,14 @@ async def test_stream_delivers_commits_then_resumes_after_last_event_id(
     write_engine: AsyncEngine,
 ) -> None:
     async with httpx.AsyncClient(base_url=live_server, timeout=TIMEOUT) as http:
-        async with http.stream("GET", "/v1/events/stream") as response:
+        async with (
+            http.stream("GET", "/v1/events/stream") as response,
+            http.stream("GET", "/v1/events/stream") as other,
+        ):
             stream = Stream(response)
             await stream.listening()
-            assert await feed_connections(write_engine) == 1  # its own connection, not a pooled one
+            await Stream(other).listening()
+            assert await feed_connections(write_engine) == 1  # one listening connection for every stream
 
             [first] = await post_batch(write_client, ingest_headers, range(0, 1))
             created = await stream.message()
@@ -123,11 +128,6 @@ async def test_stream_delivers_commits_then_resumes_after_last_event_id(
             assert (corrected["event"], corrected["data"]["id"]) == ("corrected", first)
             assert corrected["data"]["version"] == 2 and corrected["data"]["notes"] == "seen live"
 
-        # The client left: the stream ends and closes its connection.
-        async with asyncio.timeout(TIMEOUT):
-            while await feed_connections(write_engine):
-                await asyncio.sleep(0.05)
-
         later = await post_batch(write_client, ingest_headers, range(1, 3))
         # As a reconnecting EventSource does: the original URL (since=0 here) and the last id, which wins.
         async with http.stream(
@@ -135,6 +135,7 @@ async def test_stream_delivers_commits_then_resumes_after_last_event_id(
         ) as response:
             stream = Stream(response)
             await stream.listening()
+            assert await feed_connections(write_engine) == 1  # the same connection listens on
             replayed = await stream.messages_until_quiet()
             assert [m["data"]["id"] for m in replayed] == later
             assert all(m["event"] == "created" for m in replayed)
@@ -144,28 +145,37 @@ async def test_stream_delivers_commits_then_resumes_after_last_event_id(
             assert (await stream.message())["data"]["id"] == last
 
 
-async def test_stream_holds_back_a_commit_until_an_older_writer_finishes(
+async def test_stream_hands_out_commits_in_commit_order_whatever_stays_open(
     live_server: str,
     write_client: httpx.AsyncClient,
     ingest_headers: dict[str, str],
     write_engine: AsyncEngine,
+    server_url: str,
 ) -> None:
     key = await key_of(write_engine)
+    elsewhere = create_engine(database_on(server_url, "postgres"), pool_size=1)
     async with (
         httpx.AsyncClient(base_url=live_server, timeout=TIMEOUT) as http,
         http.stream("GET", "/v1/events/stream") as response,
+        elsewhere.connect() as other,
     ):
         stream = Stream(response)
         await stream.listening()
+        # A transaction open in another database of the server, with an id: it holds nothing back.
+        await other.begin()
+        await other.execute(text("SELECT pg_current_xact_id()"))
         async with write_engine.connect() as slow:
             await slow.begin()
-            slow_id = await write_event(slow, key, 1)
+            slow_id = await write_event(slow, key, 1)  # written first, committed last
             [fast_id] = await post_batch(write_client, ingest_headers, range(2, 3))
-            # Its notification came, but handing it out would skip the slow writer's position: only keep-alives.
-            assert await stream.messages_until_quiet() == []
+            fast = await stream.message()
+            assert fast["data"]["id"] == fast_id
             await slow.commit()
-        messages = [await stream.message(), await stream.message()]
-        assert [m["data"]["id"] for m in messages] == [slow_id, fast_id]
+        slow_message = await stream.message()
+        assert slow_message["data"]["id"] == slow_id
+        assert int(slow_message["id"]) > int(fast["id"])
+        await other.rollback()
+    await elsewhere.dispose()
 
 
 async def test_stream_filters_by_place_and_replays_from_the_beginning(

@@ -246,3 +246,18 @@ async def test_a_table_per_file_except_geopackage(client: httpx.AsyncClient) -> 
     assert "gpkg" in response.text
     bad = await client.get(f"/v1/export?format=gpkg&at={AT}&include=front-lines")
     assert bad.status_code == 400 and "include" in bad.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{CONTROL}&actor=nobody&f=csv",
+        f"/v1/territories?at={AT}&coalition=nobody&f=gpkg",
+        "/v1/changes?from=2016-12-01&to=2017-01-31&actor=nobody&f=ndjson",
+        "/v1/events?actor=nobody&f=fgb",
+    ],
+)
+async def test_an_unknown_reference_is_a_404_before_any_byte(client: httpx.AsyncClient, url: str) -> None:
+    response = await client.get(url)
+    assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] in ("actor", "coalition")

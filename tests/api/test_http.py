@@ -93,11 +93,13 @@ async def test_unknown_route_is_a_problem_too(client: httpx.AsyncClient) -> None
 async def test_readyz_is_503_when_the_schema_is_not_migrated(server_url: str) -> None:
     app = create_app(Settings(database_url="postgresql://unused/unused"))
     app.state.engine = create_engine(database_on(server_url, "postgres"), pool_size=1)  # no alembic_version
+    app.state.read_engine = app.state.engine
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             response = await http.get("/readyz")
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         assert "revision None" in response.json()["detail"]
+        assert response.json()["reason"] == "schema-not-at-head"
     finally:
         await app.state.engine.dispose()

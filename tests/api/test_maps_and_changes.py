@@ -95,11 +95,15 @@ async def test_coalition_members_on_a_date(client: httpx.AsyncClient) -> None:
     assert len((await client.get("/v1/coalitions")).json()) == 4
 
 
-async def test_unknown_actor_or_coalition_is_a_404_listing_the_known_ones(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/coalitions/axis-of-nobody")
+async def test_unknown_actor_or_coalition_is_a_404_suggesting_the_closest(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/coalitions/euphrates-shild")
     assert response.status_code == 404
-    assert "euphrates-shield" in response.json()["known"]
+    assert response.json()["suggestions"][0]["slug"] == "euphrates-shield"
     assert (await client.get("/v1/actors/nobody")).status_code == 404
+    # A name or an alias finds what the slug finds.
+    assert (await client.get("/v1/actors/Daesh")).json() == (
+        await client.get("/v1/actors/islamic-state")
+    ).json()
 
 
 async def test_summary_counts_places_held_by_kind(client: httpx.AsyncClient) -> None:
@@ -111,3 +115,29 @@ async def test_summary_counts_places_held_by_kind(client: httpx.AsyncClient) -> 
     assert actors["islamic-state"]["places"] == 3  # Palmyra, Raqqa, al-Bab
     coalitions = {c["slug"]: c for c in body["coalitions"]}
     assert coalitions["euphrates-shield"]["places"] == 2
+
+
+async def test_map_features_say_between_whom_and_how_sure_as_the_place_answer_does(
+    client: httpx.AsyncClient,
+) -> None:
+    """A contested place on the map carries its parties, end, certainty and event, like /places/{ref}/control."""
+    for place, on in (
+        ("aleppo", "2015-06-01"),
+        ("deir-ez-zor", "2014-07-15"),
+        ("deir-ez-zor-airport", "2017-01-20"),
+    ):
+        collection = (await client.get("/v1/control", params={"at": on})).json()
+        [feature] = [f for f in collection["features"] if f["properties"]["slug"] == place]
+        one = (await client.get(f"/v1/places/{place}/control", params={"at": on})).json()
+        properties = feature["properties"]
+        assert properties["parties"] == one["parties"] and properties["parties"]
+        assert (properties["status"], properties["until"], properties["certainty"]) == (
+            one["status"],
+            one["until"],
+            one["certainty"],
+        )
+        assert properties["event_id"] == one["event"]["id"]
+    aleppo = await client.get("/v1/control", params={"at": "2015-06-01", "bbox": "37.0,36.0,37.3,36.3"})
+    [feature] = aleppo.json()["features"]
+    assert {p["slug"] for p in feature["properties"]["parties"]} == {"syrian-army", "syrian-rebels"}
+    assert feature["properties"]["controller"] is None

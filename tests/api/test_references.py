@@ -64,6 +64,16 @@ PATH_AND_QUERY = [
     ("coalition", "pro-asad", "pro-assad-coalition", "POST", "/v1/coalitions/pro-asad/members", None, {"actor": "hezbollah"}, "admin", "slug"),
     ("coalition", "pro-asad", "pro-assad-coalition", "GET", "/v1/coalitions/pro-asad/members/1", None, None, None, "slug"),
     ("source", "rferl-miler-2017-is-collapsing", SOURCE, "GET", "/v1/sources/rferl-miler-2017-is-collapsing", None, None, None, "slug"),
+    ("actor", "islamic-stat", "islamic-state", "GET", "/v1/actors/islamic-stat", None, None, None, "slug"),
+    ("coalition", "pro-asad", "pro-assad-coalition", "GET", "/v1/coalitions/pro-asad", None, None, None, "slug"),
+    # Read filters: never an empty answer for a typo.
+    ("actor", "islamic-stat", "islamic-state", "GET", "/v1/control", {"actor": "islamic-stat"}, None, None, "actor"),
+    ("coalition", "pro-asad", "pro-assad-coalition", "GET", "/v1/control", {"coalition": "pro-asad"}, None, None, "coalition"),
+    ("coalition", "pro-asad", "pro-assad-coalition", "GET", "/v1/control", {"coalition": "pro-asad", "actor": "syrian-army", "as_of": "2030-01-01T00:00:00Z"}, None, None, "coalition"),
+    ("actor", "islamic-stat", "islamic-state", "GET", "/v1/changes", {"actor": "islamic-stat", "from": "2016-12-01", "to": "2016-12-31"}, None, None, "actor"),
+    ("actor", "islamic-stat", "islamic-state", "GET", "/v1/territories", {"actor": "islamic-stat"}, None, None, "actor"),
+    ("coalition", "pro-asad", "pro-assad-coalition", "GET", "/v1/territories", {"coalition": "pro-asad"}, None, None, "coalition"),
+    ("actor", "islamic-stat", "islamic-state", "GET", "/v1/territories/diff", {"actor": "islamic-stat", "from": "2016-12-01", "to": "2016-12-31"}, None, None, "actor"),
     ("source", "rferl-miler-2017-is-collapsing", SOURCE, "PATCH", "/v1/sources/rferl-miler-2017-is-collapsing", None, {"notes": "x"}, "ingest", "slug"),
 ]  # fmt: skip
 
@@ -129,6 +139,37 @@ async def test_an_unknown_reference_in_a_body_is_a_422_entry_with_suggestions(
     response = await write_client.post(path, json=body, headers=headers)
     assert_unknown(response, kind=kind, ref=ref, location="body", field=field, closest=closest, index=index)
     assert await count(write_engine, "SELECT count(*) FROM control_event") == before  # nothing recorded
+
+
+FILTERED_READS = [
+    ("/v1/control", {"at": "2016-12-20"}),
+    ("/v1/changes", {"from": "2016-12-01", "to": "2016-12-31"}),
+    ("/v1/territories", {"at": "2016-12-20"}),
+    ("/v1/territories/diff", {"from": "2016-12-01", "to": "2016-12-31"}),
+    ("/v1/events", {"limit": 500}),
+]
+
+
+@pytest.mark.parametrize(("path", "query"), FILTERED_READS)
+async def test_a_read_filtered_by_an_alias_answers_what_the_slug_does(
+    client: httpx.AsyncClient, path: str, query: dict[str, Any]
+) -> None:
+    by_slug = await client.get(path, params=query | {"actor": "islamic-state"})
+    by_alias = await client.get(path, params=query | {"actor": "Daesh"})
+    assert by_slug.status_code == by_alias.status_code == 200, by_alias.text
+    assert by_alias.content == by_slug.content
+    assert by_slug.content != (await client.get(path, params=query | {"actor": "syrian-army"})).content
+
+
+async def test_a_read_filtered_by_a_coalition_name_answers_what_the_slug_does(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/v1/control", "/v1/territories"):
+        query = {"at": "2016-12-20", "coalition": "pro-assad-coalition"}
+        by_slug = await client.get(path, params=query)
+        by_name = await client.get(path, params=query | {"coalition": "Pro-Assad coalition"})
+        assert by_name.status_code == 200 and by_name.content == by_slug.content
+        assert by_slug.json()["features"], path  # the filter keeps the members' places, not none
 
 
 async def test_any_reference_names_the_row_on_every_surface(

@@ -127,10 +127,10 @@ async def test_diff_needs_a_known_actor(client: httpx.AsyncClient) -> None:
     assert missing.status_code == 400
     assert missing.headers["content-type"] == "application/problem+json"
     unknown = await client.get(
-        "/v1/territories/diff", params={"actor": "nobody", "from": "2016-12-01", "to": "2016-12-20"}
+        "/v1/territories/diff", params={"actor": "islamic-stat", "from": "2016-12-01", "to": "2016-12-20"}
     )
     assert unknown.status_code == 404
-    assert "islamic-state" in unknown.json()["known"]
+    assert unknown.json()["suggestions"][0]["slug"] == "islamic-state"
 
 
 async def test_territories_on_a_date_with_actor_coalition_and_properties(client: httpx.AsyncClient) -> None:

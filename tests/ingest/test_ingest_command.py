@@ -231,7 +231,7 @@ def uvicorn_on(database_url: str, **settings: str) -> Iterator[str]:
     port = free_loopback_port()
     env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning", **settings}
     server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.errors import NotFound
+from app.db.queries.references import resolve
 
 ACTOR_FIELDS = """'slug', a.slug, 'name', a.name, 'kind', a.kind, 'aliases', a.aliases, 'color', a.color,
     'parent', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = a.parent_id)"""
@@ -30,8 +30,6 @@ ACTOR = text(f"""
     FROM actor AS a WHERE a.slug = :slug
 """)
 
-ACTOR_SLUGS = text("SELECT slug FROM actor ORDER BY slug")
-COALITION_SLUGS = text("SELECT slug FROM coalition ORDER BY slug")
 
 COALITIONS = text("""
     SELECT coalesce(json_agg(json_build_object(
@@ -55,11 +53,6 @@ COALITION = text(f"""
 """)
 
 
-async def unknown_slug(conn: AsyncConnection, what: str, slug: str, known_slugs: TextClause) -> NotFound:
-    known = list((await conn.scalars(known_slugs)).all())
-    return NotFound(f"No {what} has the slug '{slug}'. Known: {', '.join(known)}.", known=known)
-
-
 async def actors_json(conn: AsyncConnection) -> bytes:
     """Every armed actor, with its kind, aliases, parent and map colour, by name."""
     body: str = await conn.scalar(ACTORS)
@@ -67,11 +60,13 @@ async def actors_json(conn: AsyncConnection) -> bytes:
 
 
 async def actor_json(conn: AsyncConnection, slug: str) -> bytes:
-    """One actor with its coalition memberships over time; 404 listing the known slugs."""
+    """One actor with its coalition memberships over time, by slug (or, at the cost of a lookup first, by name
+    or alias); 404 with suggestions."""
     body: str | None = await conn.scalar(ACTOR, {"slug": slug})
     if body is None:
-        raise await unknown_slug(conn, "actor", slug, ACTOR_SLUGS)
-    return body.encode()
+        found = await resolve(conn, "actor", slug, field="slug")
+        body = await conn.scalar(ACTOR, {"slug": found["slug"]})
+    return str(body).encode()
 
 
 async def coalitions_json(conn: AsyncConnection) -> bytes:
@@ -83,6 +78,7 @@ async def coalitions_json(conn: AsyncConnection) -> bytes:
 async def coalition_json(conn: AsyncConnection, slug: str, *, at: date | None) -> bytes:
     """One coalition and its members: on `at` when given, otherwise every membership over time."""
     body: str | None = await conn.scalar(COALITION, {"slug": slug, "at": at})
-    if body is None:
-        raise await unknown_slug(conn, "coalition", slug, COALITION_SLUGS)
-    return body.encode()
+    if body is None:  # a name, or nothing known: 404 with suggestions
+        found = await resolve(conn, "coalition", slug, field="slug")
+        body = await conn.scalar(COALITION, {"slug": found["slug"], "at": at})
+    return str(body).encode()

@@ -12,7 +12,14 @@ from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, a
 from app.db.queries.filters import IN_BBOX, OF_KINDS, ChangesFilter, ControlFilter, Page
 from app.db.queries.pages import page_body
 from app.db.queries.places import one_place_json
-from app.db.queries.references import RESOLVED_PLACES_CTE
+from app.db.queries.references import (
+    RESOLVED_PLACES_CTE,
+    filter_kinds,
+    refuse_unmatched,
+    resolving_filters,
+    resolving_filters_rows,
+    wanted,
+)
 
 # The uncertainty window of an event: a month-precision event may have happened any day of its month.
 PRECISION_WINDOW = (
@@ -57,6 +64,9 @@ def period_at(alias: str, at: str = ":at") -> str:
 
 PERIOD_AT = period_at("cp")
 
+# The parties of a contested or besieged place (between whom); only those have any, so the lookup runs for them.
+MAP_PARTIES = f"""CASE WHEN cardinality(cp.party_ids) > 0 THEN {PERIOD_PARTIES.strip()} ELSE '[]'::json END"""
+
 # A place no control period covers on :at, inside a territory in force then: the territory's actor held it.
 # The condition on cp sits inside the subquery, so the probe (GiST on territory (geom, valid)) runs only for
 # such places. Of two territories covering it, an exact one wins over an approximate one, then the latest.
@@ -81,6 +91,13 @@ TERRITORY_JSON = """CASE WHEN tr.id IS NOT NULL THEN json_build_object(
                                         'published_on', s.published_on)
                FROM source AS s WHERE s.id = tr.source_id)) END"""
 
+# How sure the answer is: an approximate territory, or a date inside a coarse event's uncertainty window, is
+# possible; anything else known is definite (null: nothing known). `e` is the period's event.
+CERTAINTY = f"""CASE
+    WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
+    WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
+    ELSE 'definite' END"""
+
 CONTROL_BODY = f"""
     json_build_object(
         'place', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name),
@@ -92,10 +109,7 @@ CONTROL_BODY = f"""
         'since', lower(coalesce(cp.valid, tr.valid)),
         'until', upper(coalesce(cp.valid, tr.valid)),
         'parties', {PERIOD_PARTIES},
-        'certainty', CASE
-            WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
-            WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
-            ELSE 'definite' END,
+        'certainty', {CERTAINTY},
         'event', CASE WHEN e.id IS NOT NULL THEN json_build_object(
             'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision,
             'kind', e.kind, 'confidence', e.confidence, 'notes', e.notes, 'sources', {EVENT_SOURCES}) END,
@@ -136,7 +150,7 @@ COALITIONS_ON_DATE_CTE = """
     actor_coalitions AS MATERIALIZED (
         SELECT m.actor_id,
                json_agg(json_build_object('slug', c.slug, 'name', c.name) ORDER BY c.slug) AS coalitions,
-               array_agg(c.slug) AS slugs
+               array_agg(c.id) AS ids
         FROM coalition_membership AS m JOIN coalition AS c ON c.id = m.coalition_id
         WHERE m.valid @> CAST(:at AS date)
         GROUP BY m.actor_id
@@ -168,23 +182,39 @@ async def control_map_json(conn: AsyncConnection, where: ControlFilter) -> bytes
     if where.bbox:
         params |= where.bbox.params()
     statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES)
-    body: str = await conn.scalar(statement, params)
+    row = (await conn.execute(statement, params)).one()
+    await refuse_unmatched(
+        conn, row, {"actor": ("actor", where.actor), "coalition": ("coalition", where.coalition)}
+    )
+    body: str = row.body
     return body.encode()
 
 
+def holder_filters(
+    *, actor: bool, coalition: bool, holder: str = "a.id", coalitions: str = "ac"
+) -> list[str]:
+    """Held by the actor the `:actor` reference names, or by a member of the `:coalition` one on :at (their CTEs
+    from `resolving_filters`)."""
+    filters = []
+    if actor:
+        filters.append(f"{holder} IN (SELECT id FROM {wanted('actor')})")
+    if coalition:
+        filters.append(f"{coalitions}.ids && ARRAY(SELECT id FROM {wanted('coalition')})")
+    return filters
+
+
 def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) -> str:
-    """Every place's state on :at as a GeoJSON FeatureCollection, built entirely by PostgreSQL."""
+    """Every place's state on :at as a GeoJSON FeatureCollection, built entirely by PostgreSQL (`body`, after
+    the counts of what the actor and coalition filters name)."""
     filters = []
     if bbox:
         filters.append(IN_BBOX)
     if kinds:
         filters.append(OF_KINDS)
-    if actor:
-        filters.append("a.slug = :actor")
-    if coalition:
-        filters.append(":coalition = ANY(ac.slugs)")
+    filters += holder_filters(actor=actor, coalition=coalition)
     where = f"WHERE {' AND '.join(filters)}" if filters else ""
-    return f"""
+    return resolving_filters(
+        f"""
         WITH {COALITIONS_ON_DATE_CTE}
         {FEATURE_COLLECTION}
         FROM (
@@ -200,15 +230,22 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
                     'color', a.color,
                     'coalitions', coalesce(ac.coalitions, '[]'::json),
                     'since', lower(coalesce(cp.valid, tr.valid)),
+                    'until', upper(coalesce(cp.valid, tr.valid)),
+                    'parties', {MAP_PARTIES},
+                    'certainty', {CERTAINTY},
+                    'event_id', cp.control_event_id,
                     'territory_id', tr.id)) AS feature
             FROM place AS p
             {PERIOD_AT}
             {TERRITORY_AT}
+            LEFT JOIN control_event AS e ON e.id = cp.control_event_id
             LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
             LEFT JOIN actor_coalitions AS ac ON ac.actor_id = {HOLDER_ID}
             {where}
         ) AS features
-    """
+    """,
+        filter_kinds(actor=actor, coalition=coalition),
+    )
 
 
 STATE = """json_build_object(
@@ -247,6 +284,9 @@ async def changes_json(conn: AsyncConnection, where: ChangesFilter, page: Page) 
         params["after_id"] = int(page.after[0])
     statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES)
     rows = (await conn.execute(statement, params)).all()
+    if where.actor is not None:
+        await refuse_unmatched(conn, rows[0], {"actor": ("actor", where.actor)})
+        rows = [row for row in rows if row.id is not None]  # the filter's one row, when the page is empty
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     return page_body(
@@ -275,13 +315,13 @@ def changes_sql(*, bbox: bool, actor: bool, after: bool) -> str:
     filters = []
     if actor:
         filters.append(
-            "(SELECT id FROM actor WHERE slug = :actor) IN (b.actor_id, t.actor_id) "
-            "OR (SELECT id FROM actor WHERE slug = :actor) = ANY(b.party_ids || t.party_ids)"
+            f"EXISTS (SELECT 1 FROM {wanted('actor')} AS w "
+            "WHERE w.id IN (b.actor_id, t.actor_id) OR w.id = ANY(b.party_ids || t.party_ids))"
         )
     if after:
         filters.append("p.id > :after_id")
     extra = "".join(f" AND ({f})" for f in filters)
-    return f"""
+    sql = f"""
         SELECT p.id, json_build_object(
             'place', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind,
                                        'location', ST_AsGeoJSON(p.geom, 5)::json),
@@ -299,6 +339,7 @@ def changes_sql(*, bbox: bool, actor: bool, after: bool) -> str:
         ORDER BY p.id
         LIMIT :limit
     """
+    return resolving_filters_rows(sql, filter_kinds(actor=actor), "page.id")
 
 
 TIMELINE = text(f"""

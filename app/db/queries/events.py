@@ -3,7 +3,9 @@ and reading them as a list or a feed in recording order."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from functools import lru_cache
+
+from sqlalchemy import TextClause, text
 
 from app.db.queries.control import EVENT_JSON
 from app.db.queries.references import RESOLVED_PLACES_CTE, resolved_cte
@@ -160,29 +162,20 @@ HISTORY = text("""
 
 # The events list and the live feed. An item is an event as it stands now, with the version that made it so.
 FEED_ITEM = f"""(json_build_object(
-        'position', v.id, 'version', v.version, 'change', v.change, 'changed_at', lower(v.recorded),
+        'position', v.position, 'version', v.version, 'change', v.change, 'changed_at', lower(v.recorded),
         'place', (SELECT json_build_object('id', p.id, 'slug', p.slug, 'name', p.name) FROM place AS p
                   WHERE p.id = e.place_id),
         'updated_at', e.updated_at, 'retracted_at', e.retracted_at)::jsonb
         || {EVENT_JSON}::jsonb)::text"""
 
-# Recording order, and why it is by (recorded_xact, id) rather than by id alone.
-#
-# A version's id is drawn when it is inserted, but the row becomes visible when its transaction commits, so ids
-# do not appear in id order. Only versions whose transaction is older than every transaction still running are
-# handed out (recorded_xact < the snapshot's xmin): every version committed later was written by a transaction
-# that was running, or not yet started, then, so its recorded_xact is >= that xmin. Ordered by the transaction
-# first, such a version always sorts after everything already handed out: the cursor can miss nothing. Ordered
-# by id alone it could: a transaction that got its xid early (a big batch) may draw its version ids after a
-# younger transaction drew smaller ones, commit first, and be handed out while the younger one still runs.
+# Recording order is by position. Positions are given when the writing transaction commits, in commit order,
+# under a lock held until the commit is visible (app/db/sql/assign_feed_positions.sql): a reader that sees a
+# position sees every smaller one, so a cursor (the last position seen) misses nothing and repeats nothing, and
+# nothing but another writer of events of this database, committing, can hold it back. A version without a
+# position is one its own (uncommitted) transaction reads: not in the feed yet.
 #
 # Only the open version of each event (upper_inf) is listed: an event shows once, at the position of its latest
 # change, in its current state (which equals that version's content: a later committed change closes it).
-SAFE = "v.recorded_xact < pg_snapshot_xmin(pg_current_snapshot())"
-# Versions committed but not yet safe to hand out (an older transaction still runs): the stream polls for them.
-PENDING = """EXISTS (SELECT 1 FROM control_event_version AS w
-                     WHERE upper_inf(w.recorded)
-                       AND w.recorded_xact >= pg_snapshot_xmin(pg_current_snapshot()))"""
 
 
 def events_page_sql(
@@ -195,27 +188,19 @@ def events_page_sql(
     since_position: bool,
     since_time: bool,
     after: bool,
-    pending: bool = False,
 ) -> str:
     """One page of events, in recording order (by position) or newest first (by date), with a keyset cursor.
 
     Always at least one row: the first columns say whether the place, actor and since-position named exist
-    (`matches`, `actor_matches`: 1 when the reference names one, `since_found`) and, for the stream, whether versions are `pending`; the page's
-    items follow, one per row (NULL when the page is empty).
+    (`matches`, `actor_matches`: 1 when the reference names one, `since_found`); the page's items follow, one
+    per row (NULL when the page is empty).
     """
     ctes = []
     if place:
         ctes.append(RESOLVED_PLACES_CTE)
     if actor:
         ctes.append(resolved_cte("actor", ":actor", name="wanted_actor"))
-    if since_position:
-        ctes.append(
-            "since_version AS (SELECT recorded_xact, id FROM control_event_version "
-            "WHERE id = CAST(:since_position AS bigint))"
-        )
-    filters = ["upper_inf(v.recorded)"]
-    if not newest:
-        filters.append(SAFE)
+    filters = ["upper_inf(v.recorded)", "v.position IS NOT NULL"]
     if place:
         filters.append("e.place_id IN (SELECT id FROM resolved)")
     if actor:
@@ -228,50 +213,48 @@ def events_page_sql(
     if to_date:
         filters.append("e.occurred_on <= CAST(:to AS date)")
     if since_position:
-        filters.append("(v.recorded_xact, v.id) > (SELECT recorded_xact, id FROM since_version)")
+        filters.append("v.position > CAST(:since_position AS bigint)")
     if since_time:
         filters.append("lower(v.recorded) >= CAST(:since_time AS timestamptz)")
     if after and newest:
         filters.append("(e.occurred_on, e.id) < (CAST(:after_date AS date), CAST(:after_id AS integer))")
     elif after:
-        # xid8 travels as text: neither driver has a codec for it.
-        filters.append(
-            "(v.recorded_xact, v.id) > (CAST(CAST(:after_xact AS text) AS xid8), CAST(:after_id AS bigint))"
-        )
-    order = "e.occurred_on DESC, e.id DESC" if newest else "v.recorded_xact, v.id"
-    outer_order = "page.occurred_on DESC, page.event_id DESC" if newest else "page.xact, page.position"
+        filters.append("v.position > CAST(:after_position AS bigint)")
+    order = "e.occurred_on DESC, e.id DESC" if newest else "v.position"
+    outer_order = "page.occurred_on DESC, page.event_id DESC" if newest else "page.position"
+    since_found = (
+        "EXISTS (SELECT 1 FROM control_event_version WHERE position = CAST(:since_position AS bigint))"
+        if since_position
+        else "true"
+    )
     return f"""
         WITH {"".join(cte + ", " for cte in ctes)}
         page AS (
-            SELECT v.id AS position, v.recorded_xact AS xact, e.occurred_on, e.id AS event_id, v.change,
-                   {FEED_ITEM} AS item
+            SELECT v.position, e.occurred_on, e.id AS event_id, v.change, {FEED_ITEM} AS item
             FROM control_event AS e
             JOIN control_event_version AS v ON v.control_event_id = e.id
             WHERE {" AND ".join(filters)}
             ORDER BY {order}
             LIMIT :limit
         )
-        SELECT meta.matches, meta.actor_matches, meta.since_found, meta.pending,
-               page.position, page.xact::text AS xact, page.occurred_on, page.event_id, page.change, page.item
+        SELECT meta.matches, meta.actor_matches, meta.since_found,
+               page.position, page.occurred_on, page.event_id, page.change, page.item
         FROM (SELECT {"(SELECT count(*) FROM resolved)" if place else "1"} AS matches,
                      {"(SELECT count(*) FROM wanted_actor)" if actor else "1"} AS actor_matches,
-                     {"EXISTS (SELECT 1 FROM since_version)" if since_position else "true"} AS since_found,
-                     {PENDING if pending else "false"} AS pending) AS meta
+                     {since_found} AS since_found) AS meta
         LEFT JOIN page ON true
         ORDER BY {outer_order}
     """
 
 
-# Where the feed stands: the last position safe to hand out (NULL when there is none yet).
-FEED_HEAD = text(f"""
-    SELECT v.recorded_xact::text AS xact, v.id AS position
-    FROM control_event_version AS v
-    WHERE upper_inf(v.recorded) AND {SAFE}
-    ORDER BY v.recorded_xact DESC, v.id DESC
-    LIMIT 1
-""")
+@lru_cache(maxsize=128)
+def events_page_statement(**flags: bool) -> TextClause:
+    """events_page_sql as a statement, built once per combination of filters."""
+    return text(events_page_sql(**flags))
 
-# The cursor of a position a client names (Last-Event-ID).
-POSITION = text(
-    "SELECT recorded_xact::text AS xact, id AS position FROM control_event_version WHERE id = :id"
-)
+
+# Where the feed stands: its last position (NULL when there is none yet).
+FEED_HEAD = text("SELECT max(position) AS position FROM control_event_version WHERE upper_inf(recorded)")
+
+# Whether a position a client names (since=, Last-Event-ID) is one this API gave out.
+POSITION_EXISTS = text("SELECT EXISTS (SELECT 1 FROM control_event_version WHERE position = :position)")

@@ -77,13 +77,13 @@ def table_with_wkb(rows: Rows) -> TextClause:
 
 
 async def stream(
-    conn: AsyncConnection, statement: TextClause, params: dict[str, Any]
+    conn: AsyncConnection, statement: TextClause, params: dict[str, Any], *, batch: int = BATCH
 ) -> AsyncIterator[Sequence[Row[Any]]]:
-    """The statement's rows, BATCH at a time, from a server-side cursor (the connection must be in a
+    """The statement's rows, `batch` at a time, from a server-side cursor (the connection must be in a
     transaction: PostgreSQL keeps a cursor only inside one)."""
-    result = await conn.stream(statement.execution_options(yield_per=BATCH), params)
-    async for batch in result.partitions(BATCH):
-        yield batch
+    result = await conn.stream(statement.execution_options(yield_per=batch), params)
+    async for rows in result.partitions(batch):
+        yield rows
 
 
 # --- The /v1 answers as export tables -------------------------------------------------------------------------

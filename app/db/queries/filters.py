@@ -2,7 +2,8 @@
 
 `/v1` builds them from its query parameters (app/api/filters.py); another surface (OGC API Features: `datetime`,
 `bbox`, `limit`, CQL2) builds the same objects from its own names and calls the same functions, so the SQL is
-written once. Actors and coalitions are slugs: a reference given another way is resolved before the query.
+written once. Actors and coalitions are references (slug, name, alias): the query resolves them in its own
+statement (app/db/queries/references.py) and answers 404 with suggestions for one that names nothing.
 """
 
 from __future__ import annotations

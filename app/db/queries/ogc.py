@@ -38,7 +38,8 @@ CERTAINTY = f"""CASE
 PLACES = f"""
     SELECT p.id, p.geom, p.slug, p.name, p.kind, p.country_code,
            {STATUS} AS status, a.slug AS controller_slug, a.name AS controller_name,
-           (SELECT string_agg(slug, ',' ORDER BY slug) FROM unnest(ac.slugs) AS slug) AS coalitions,
+           (SELECT string_agg(c ->> 'slug', ',' ORDER BY c ->> 'slug') FROM json_array_elements(ac.coalitions) AS c)
+               AS coalitions,
            {SLUGS_OF_ACTORS.format(ids="cp.party_ids")} AS parties,
            lower(coalesce(cp.valid, tr.valid)) AS since, upper(coalesce(cp.valid, tr.valid)) AS until,
            {BASIS} AS basis, {CERTAINTY} AS certainty, e.id AS event_id, tr.id AS territory_id

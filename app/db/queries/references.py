@@ -262,3 +262,54 @@ async def suggestions(conn: AsyncConnection, kind: Kind, ref: str) -> list[dict[
     """The closest names to `ref` (none when it names something)."""
     references = await References(conn).load({kind: [ref]})
     return references.found[kind, ref][1]
+
+
+# --- Filters of a read --------------------------------------------------------------------------------------
+# A read filtered by an actor or a coalition resolves the reference in its own statement: the filter parameter
+# `:actor` becomes the CTE `wanted_actor` (the ids it names, which the read filters by) and the column
+# `actor_matches`; a count other than 1 is refused after the read, at no cost to the common path.
+
+
+def wanted(param: str) -> str:
+    """The CTE of the ids a filter parameter names (`wanted_actor` for `:actor`), for the read's SQL."""
+    return f"wanted_{param}"
+
+
+def filter_kinds(*, actor: bool = False, coalition: bool = False) -> dict[str, Kind]:
+    """The reference filters a read was given, each parameter named for its kind."""
+    kinds: dict[str, Kind] = {}
+    if actor:
+        kinds["actor"] = "actor"
+    if coalition:
+        kinds["coalition"] = "coalition"
+    return kinds
+
+
+def resolving_filters(sql: str, filters: Mapping[str, Kind]) -> str:
+    """`sql` with its reference filters resolved first: one value (`body`) -> the columns `<param>_matches`
+    then `body`. `sql` reads the ids from the `wanted_<param>` CTEs."""
+    if not filters:
+        return f"SELECT ({sql}) AS body"
+    ctes = ", ".join(resolved_cte(kind, f":{param}", name=wanted(param)) for param, kind in filters.items())
+    counts = "".join(f"(SELECT count(*) FROM {wanted(param)}) AS {param}_matches, " for param in filters)
+    return f"WITH {ctes}\nSELECT {counts}({sql}) AS body"
+
+
+def resolving_filters_rows(sql: str, filters: Mapping[str, Kind], order: str) -> str:
+    """As `resolving_filters` for a statement of rows `page`: always at least one row (NULLs when `sql` has
+    none), in `order`."""
+    if not filters:
+        return sql
+    ctes = ", ".join(resolved_cte(kind, f":{param}", name=wanted(param)) for param, kind in filters.items())
+    counts = ", ".join(f"(SELECT count(*) FROM {wanted(param)}) AS {param}_matches" for param in filters)
+    return f"WITH {ctes}\nSELECT {counts}, page.* FROM (SELECT 1) AS one LEFT JOIN ({sql}) AS page ON true ORDER BY {order}"
+
+
+async def refuse_unmatched(
+    conn: AsyncConnection, row: Any, filters: Mapping[str, tuple[Kind, str | None]]
+) -> None:
+    """After a read through `resolving_filters`: a 404 with suggestions (409 if ambiguous) for each filter given
+    whose reference named no row, or several."""
+    for param, (kind, ref) in filters.items():
+        if ref is not None and getattr(row, f"{param}_matches") != 1:
+            await refuse(conn, kind, ref, field=param, location="query")

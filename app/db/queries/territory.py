@@ -12,10 +12,10 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.actors import ACTOR_SLUGS, unknown_slug
 from app.db.queries.as_of import live_sql
-from app.db.queries.control import COALITIONS_ON_DATE_CTE, FEATURE_COLLECTION
+from app.db.queries.control import COALITIONS_ON_DATE_CTE, FEATURE_COLLECTION, holder_filters
 from app.db.queries.filters import AreaFilter, BBox
+from app.db.queries.references import filter_kinds, refuse_unmatched, resolve, resolving_filters
 
 # Simplified copies kept by the database (migration 0003): the tolerance, in degrees, each was made with.
 SIMPLIFIED_COPIES = (("geom_z6", 0.02), ("geom_z8", 0.005))
@@ -64,7 +64,11 @@ async def territories_json(conn: AsyncConnection, where: AreaFilter) -> bytes:
     }
     if where.bbox:
         params |= where.bbox.params()
-    body: str = await conn.scalar(live_sql(sql), params)
+    row = (await conn.execute(live_sql(sql), params)).one()
+    await refuse_unmatched(
+        conn, row, {"actor": ("actor", where.actor), "coalition": ("coalition", where.coalition)}
+    )
+    body: str = row.body
     return body.encode()
 
 
@@ -75,11 +79,9 @@ def territories_sql(*, bbox: bool, actor: bool, coalition: bool, tolerance: floa
     if bbox:
         filters.append(f"t.geom && {BBOX}")
         geometry = f"ST_Multi(ST_ClipByBox2D({geometry}, {BBOX}))"
-    if actor:
-        filters.append("a.slug = :actor")
-    if coalition:
-        filters.append(":coalition = ANY(ac.slugs)")
-    return f"""
+    filters += holder_filters(actor=actor, coalition=coalition, holder="t.actor_id")
+    return resolving_filters(
+        f"""
         WITH {COALITIONS_ON_DATE_CTE}
         {FEATURE_COLLECTION}
         FROM (
@@ -102,7 +104,9 @@ def territories_sql(*, bbox: bool, actor: bool, coalition: bool, tolerance: floa
             CROSS JOIN LATERAL (SELECT {geometry} AS geom) AS g
             WHERE {" AND ".join(filters)} AND NOT ST_IsEmpty(g.geom)
         ) AS features
-    """
+    """,
+        filter_kinds(actor=actor, coalition=coalition),
+    )
 
 
 # What an actor held on :from and on :to (the union of its territories in force), and the differences both ways.
@@ -140,14 +144,11 @@ TERRITORY_DIFF = text(f"""
             FROM measured WHERE NOT ST_IsEmpty(geom)), '[]'::json))::text
 """)
 
-ACTOR_ID = text("SELECT id FROM actor WHERE slug = :slug")
-
 
 async def territory_diff_json(conn: AsyncConnection, *, actor: str, start: date, end: date) -> bytes:
-    """What `actor` gained and lost between two dates, as GeoJSON with areas and totals; 404 for an unknown slug."""
-    actor_id = await conn.scalar(ACTOR_ID, {"slug": actor})
-    if actor_id is None:
-        raise await unknown_slug(conn, "actor", actor, ACTOR_SLUGS)
+    """What `actor` gained and lost between two dates, as GeoJSON with areas and totals; 404 with suggestions
+    for an actor reference that names none. (Resolved first: the diff is geometry work, not a round trip.)"""
+    actor_id = (await resolve(conn, "actor", actor, field="actor", location="query"))["id"]
     body: str = await conn.scalar(TERRITORY_DIFF, {"actor_id": actor_id, "from": start, "to": end})
     return body.encode()
 

@@ -1,5 +1,6 @@
 -- Live feed: one notification per committed version (delivered at commit, in commit order); the payload is the
--- version's id, the feed's position (app/db/listen.py listens, app/services/feed.py reads from the position).
+-- version's id. It only wakes the streams (app/db/listen.py listens; app/services/feed.py reads from the position
+-- each stream stands at).
 CREATE OR REPLACE FUNCTION control_event_version_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
