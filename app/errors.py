@@ -261,7 +261,10 @@ def database_unavailable(exc: BaseException) -> ServiceUnavailable | None:
                 code, reason = "pool", "every database connection of this server is busy"
             elif isinstance(cause, ConnectionError | TimeoutError | socket.gaierror):
                 code, reason = "connect", f"the database cannot be reached ({type(cause).__name__})"
-            elif isinstance(cause, asyncpg.InterfaceError) or getattr(exc, "connection_invalidated", False):
+            elif getattr(exc, "connection_invalidated", False) or (
+                # "connection is closed"; not the driver's DataError (a bad value), an InterfaceError too
+                isinstance(cause, asyncpg.InterfaceError) and not isinstance(cause, ValueError)
+            ):
                 code, reason = "08", UNAVAILABLE["08"]
         if reason is not None:
             retry_after = RETRY_AFTER.get(code or "", 2)
@@ -281,8 +284,25 @@ def translate_database_error(exc: DBAPIError) -> DomainError | None:
     message = str(getattr(exc, "orig", exc)).split("\n")[0]
     if code in ("23505", "23P01"):  # unique violation, exclusion violation
         return Conflict(f"The write conflicts with what is stored: {message}")
-    if code in ("23514", "23503", "23502", "22007", "22008", "22P02", "22023", "22003"):
+    # Broken rules, bad values, and (behind the schemas' limits, should one be missed) a value too long or too
+    # big for its column or index (22001, 54000), or a character PostgreSQL cannot store (22021: NUL).
+    if code in (
+        "23514",
+        "23503",
+        "23502",
+        "22007",
+        "22008",
+        "22P02",
+        "22023",
+        "22003",
+        "22001",
+        "22021",
+        "54000",
+    ):
         return Unprocessable(f"The data breaks a rule of the store: {message}")
+    # The driver refused a value before sending it (an integer past its column's range): the same, said by it.
+    if any(isinstance(c, asyncpg.InterfaceError) and isinstance(c, ValueError) for c in _causes(exc)):
+        return Unprocessable(f"A value does not fit the store: {message}")
     return database_unavailable(exc)
 
 

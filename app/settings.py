@@ -28,11 +28,11 @@ class Settings(BaseSettings):
     idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0)
     # An export's statement runs, and its transaction waits on a slow download, up to this (1M events: ~1 min).
     export_timeout_seconds: float = Field(default=900.0, gt=0)
-    # Seconds a dashboard or proxy may keep an answer about a past date, and one about today.
-    cache_max_age_past: int = Field(default=86_400, ge=0)
-    cache_max_age_today: int = Field(default=60, ge=0)
-    # The events list changes with every write: caches keep it only briefly (ETags make revalidation cheap).
-    cache_max_age_feed: int = Field(default=5, ge=0)
+    # Seconds a cache may reuse a live answer without asking again; 0: it revalidates every time (a 304 when
+    # unchanged). Past dates included: they can be corrected. See app/api/caching.py.
+    cache_max_age: int = Field(default=0, ge=0)
+    # The same for the events list, which changes with every write.
+    cache_max_age_feed: int = Field(default=0, ge=0)
     # Seconds of silence after which the event stream sends a comment, so that proxies keep it open.
     feed_heartbeat_seconds: float = Field(default=15.0, gt=0)
     # Event streams one process serves at once (they share one listening connection); more are answered 503.

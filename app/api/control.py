@@ -45,9 +45,11 @@ async def get_control_map(
             media_type,
             [control_rows(await with_slugs(conn, where))],
             f"control-{where.at}",
-            where.at,
+            as_of=where.as_of,
         )
-    return cached(request, await control_map_json(conn, where), where.at, media_type=GEOJSON)
+    return cached(
+        request, await control_map_json(conn, where), where.at, media_type=GEOJSON, as_of=where.as_of
+    )
 
 
 @router.get("/changes", response_model=ChangesRead, dependencies=READ, responses=EXPORTABLE)
@@ -60,12 +62,12 @@ async def get_changes(
     if media_type := export_format(request, f, {"json": JSON}):
         name = f"changes-{where.start}-{where.end}"
         return await export_response(
-            request, media_type, [change_rows(await with_slugs(conn, where))], name, where.start, where.end
+            request, media_type, [change_rows(await with_slugs(conn, where))], name, as_of=where.as_of
         )
-    return cached(request, await changes_json(conn, where, page), where.start, where.end)
+    return cached(request, await changes_json(conn, where, page), where.start, where.end, as_of=where.as_of)
 
 
 @router.get("/summary", response_model=SummaryRead, dependencies=READ, responses=BAD_INPUT)
 async def get_summary(request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf) -> Response:
     """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
-    return cached(request, await summary_json(conn, at=at, as_of=as_of), at)
+    return cached(request, await summary_json(conn, at=at, as_of=as_of), at, as_of=as_of)

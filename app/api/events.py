@@ -151,20 +151,21 @@ def event_filter(
 def events_cursor(value: str | None, order: str) -> feed.Cursor | None:
     """The keyset of the last item of the previous page, for this order: [newest, date, id] or [recorded,
     position]."""
-    key = decode_cursor(value, 3 if order == "newest" else 2)
-    if key is None:
-        return None
-    kind, *rest = key
     try:
-        if kind != order or not all(type(part) is int and 0 < part < 2**63 for part in rest[-1:]):
-            raise ValueError
         if order == "newest":
-            first, last_id = rest
-            if not isinstance(first, str):
+            key = decode_cursor(value, str, str, int)
+            if key is None:
+                return None
+            if key[0] != order:
                 raise ValueError
-            return date.fromisoformat(first), last_id
-        return int(rest[0])
-    except ValueError:
+            return date.fromisoformat(key[1]), key[2]
+        key = decode_cursor(value, str, int)
+        if key is None:
+            return None
+        if key[0] != order:
+            raise ValueError
+        return int(key[1])
+    except (ValueError, InvalidParameter):
         raise InvalidParameter("cursor", f"is not a cursor this API gave out for order={order}") from None
 
 
@@ -250,7 +251,6 @@ async def export_events(
     if filters.actor is not None:
         actor = (await resolve(conn, "actor", filters.actor, field="actor", location="query"))["slug"]
     rows = event_rows(place_id=place_id, actor=actor, start=filters.from_date, end=filters.to_date)
-    # Cached as briefly as today's answers, whatever the dates: events are recorded about any date.
     return await export_response(request, media_type, [rows], "events")
 
 

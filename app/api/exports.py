@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response, StreamingResponse
 
-from app.api.caching import _matches, cache_control
+from app.api.caching import _matches, cache_headers
 from app.api.deps import READ
 from app.api.filters import OnDate
 from app.api.formats import (
@@ -52,20 +52,18 @@ async def with_slugs(conn: AsyncConnection, where: Filter) -> Filter:
 
 
 async def export_response(
-    request: Request, media_type: str, tables: Sequence[Rows], name: str, *dates: date | None
+    request: Request, media_type: str, tables: Sequence[Rows], name: str, *, as_of: datetime | None = None
 ) -> Response:
-    """The export streamed as a download, with Cache-Control by date like the JSON answers. Only FlatGeobuf and
+    """The export streamed as a download, with the Cache-Control of the JSON answers. Only FlatGeobuf and
     GeoPackage carry an ETag (and answer 304): both are complete before their first byte is sent, while
     hashing a text stream would mean holding it all before sending any."""
     state = request.app.state
     result = await export(
         state.read_engine, media_type, tables, timeout=state.settings.export_timeout_seconds
     )
-    headers = {
-        "Cache-Control": cache_control(request.app.state.settings, *dates),
-        "Content-Disposition": f'attachment; filename="{name}.{EXTENSIONS[media_type]}"',
-        "Vary": "Accept",
-    }
+    headers = cache_headers(state.settings, as_of=as_of)
+    headers["Vary"] = ", ".join(filter(None, (headers.get("Vary"), "Accept")))
+    headers["Content-Disposition"] = f'attachment; filename="{name}.{EXTENSIONS[media_type]}"'
     if result.etag is not None:
         headers["ETag"] = result.etag
         if (if_none_match := request.headers.get("if-none-match")) and _matches(if_none_match, result.etag):
@@ -120,4 +118,4 @@ async def get_export(
             f"{format_ or media_type} holds one table: format=gpkg holds places, events and territories "
             "together; or fetch /v1/events and /v1/territories with the same format",
         )
-    return await export_response(request, media_type, dataset_rows(at, layers), f"territory-{at}", at)
+    return await export_response(request, media_type, dataset_rows(at, layers), f"territory-{at}")

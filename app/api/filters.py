@@ -59,15 +59,16 @@ def link_to_next(request: Request) -> Callable[[list[Any]], str]:
     return lambda key: str(request.url.include_query_params(cursor=encode_cursor(key)))
 
 
-def page_of(*, default: int, most: int, items: str, key_size: int) -> Any:
-    """The dependency giving a route's `Page`: `limit` (1..most) and the `cursor` of a previous `next` link."""
+def page_of(*, default: int, most: int, items: str, key: tuple[type, ...]) -> Any:
+    """The dependency giving a route's `Page`: `limit` (1..most) and the `cursor` of a previous `next` link,
+    whose key has parts of the types in `key`."""
 
     async def page(
         request: Request,
         limit: Annotated[int, Query(ge=1, le=most, description=f"{items} per page")] = default,
         cursor: CursorQuery = None,
     ) -> Page:
-        return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, key_size))
+        return Page(limit=limit, link=link_to_next(request), after=decode_cursor(cursor, *key))
 
     return Depends(page)
 
@@ -174,7 +175,7 @@ async def area_filter(
 
 ControlQuery = Annotated[ControlFilter, Depends(control_filter)]
 ChangesQuery = Annotated[ChangesFilter, Depends(changes_filter)]
-ChangesPage = Annotated[Page, page_of(default=500, most=5000, items="Places", key_size=1)]
+ChangesPage = Annotated[Page, page_of(default=500, most=5000, items="Places", key=(int,))]
 PlaceSearchQuery = Annotated[PlaceSearch, Depends(place_search)]
-PlacesPage = Annotated[Page, page_of(default=50, most=500, items="Items", key_size=2)]
+PlacesPage = Annotated[Page, page_of(default=50, most=500, items="Items", key=(float, int))]
 AreaQuery = Annotated[AreaFilter, Depends(area_filter)]

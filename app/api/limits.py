@@ -3,21 +3,22 @@ anywhere in a request, HEAD answered as GET, a rate per API key, and a rate of w
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import DomainError, InvalidParameter, PayloadTooLarge, TooManyRequests, problem
+from app.schemas.common import unstorable
 
 NUL = "\x00"
-# A JSON body spells a NUL character as an escape: only bodies holding one are parsed here to say where it is.
-JSON_NUL = b"\\u0000"
+# A JSON body spells NUL or a surrogate half as an escape: only bodies holding one are parsed here, to say where.
+JSON_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send, error: DomainError) -> None:
@@ -30,24 +31,6 @@ async def refuse(scope: Scope, receive: Receive, send: Send, error: DomainError)
         **error.members,
     )
     await response(scope, receive, send)
-
-
-def nul_in_json(value: Any, path: str = "") -> str | None:
-    """The dotted path of the first string (or member name) holding a NUL character, or None."""
-    if isinstance(value, str):
-        return path or "body" if NUL in value else None
-    if isinstance(value, dict):
-        for name, member in value.items():
-            inner = f"{path}.{name}" if path else str(name)
-            if NUL in name:
-                return inner
-            if (found := nul_in_json(member, inner)) is not None:
-                return found
-    if isinstance(value, list):
-        for index, member in enumerate(value):
-            if (found := nul_in_json(member, f"{path}.{index}" if path else str(index))) is not None:
-                return found
-    return None
 
 
 def nul_in_request(scope: Scope) -> InvalidParameter | None:
@@ -72,7 +55,8 @@ class RequestGuard:
 
     - A body over `max_bytes`: 413, by its Content-Length before reading, or once that many bytes of a chunked body
       arrived (the body is read here, whole, and handed to the route: a route reads it whole anyway).
-    - A NUL character in the path, the query, a header or a JSON body: 400 naming the parameter or field.
+    - A NUL character in the path, the query or a header, or one (or half a surrogate pair) in a JSON body: 400
+      naming the parameter or field. PostgreSQL cannot store either in text.
     - HEAD: answered as GET would be, without the body, wherever GET is allowed.
     """
 
@@ -115,13 +99,17 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if JSON_NUL in body:
+        if JSON_UNSTORABLE.search(body):
             try:
-                where = nul_in_json(orjson.loads(body))
-            except orjson.JSONDecodeError:
+                where = unstorable(json.loads(body))  # orjson refuses lone surrogates outright
+            except ValueError:
                 where = None  # not JSON: the route says so
             if where is not None:
-                error = InvalidParameter(where, "must not contain a NUL character (\\u0000)", location="body")
+                error = InvalidParameter(
+                    where,
+                    "must not contain a NUL character (\\u0000) or half of a surrogate pair",
+                    location="body",
+                )
                 await refuse(scope, receive, send, error)
                 return
         await self.app(scope, replay(body, receive), send)

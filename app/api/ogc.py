@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from sqlalchemy import text
 from starlette.responses import Response
 
 from app.api.caching import cached
@@ -25,7 +24,15 @@ from app.api.responses import MVT
 from app.api.tiles import MAX_ZOOM, get_tile
 from app.db.queries.cql2 import filter_sql
 from app.db.queries.exports import Rows
-from app.db.queries.ogc import COLLECTIONS, EXTENTS, Collection, PropertyType, item_sql, items_sql
+from app.db.queries.ogc import (
+    COLLECTIONS,
+    Collection,
+    PropertyType,
+    bbox_sql,
+    extents,
+    item_json,
+    items_json,
+)
 from app.db.queries.tiles import FIELDS
 from app.errors import InvalidParameter, NotFound
 from app.schemas.ogc import (
@@ -37,6 +44,7 @@ from app.schemas.ogc import (
     JSON,
     MAX_LIMIT,
     OPENAPI_JSON,
+    QUERYABLES_REL,
     SCHEMA_JSON,
     TILE_LAYERS,
     TITLES,
@@ -228,11 +236,6 @@ async def conformance(request: Request, f: FormatQuery = None) -> Response:
     return cached(request, orjson.dumps({"conformsTo": CONFORMANCE}), media_type=JSON)
 
 
-async def extents(conn: ReadConnection) -> dict[str, dict[str, Any]]:
-    result: dict[str, dict[str, Any]] = orjson.loads(await conn.scalar(text(EXTENTS)))
-    return result
-
-
 @router.get("/collections", responses=PROBLEMS)
 async def collections(request: Request, conn: ReadConnection, f: FormatQuery = None) -> Response:
     """The collections, each with its extent in space and time computed from the data."""
@@ -316,7 +319,7 @@ async def items(
     clauses.append(where)
     params |= temporal_params
     if box := parse_bbox(bbox):
-        clauses.append("ST_Intersects(m.geom, ST_MakeEnvelope(:west, :south, :east, :north, 4326))")
+        clauses.append(bbox_sql(found))
         params |= box.params()
     for index, (name, kind) in enumerate(found.properties.items()):
         if (value := request.query_params.get(name)) is not None:
@@ -329,10 +332,9 @@ async def items(
         condition, filter_params = filter_sql(found, filter_, lang)
         clauses.append(condition)
         params |= filter_params
-    dates = [params["at"]] if "at" in params else list(span or ())
     if media_type in EXTENSIONS:  # an export: every matching feature, unpaged
         rows = Rows(found, " AND ".join(clauses), params)
-        return await export_response(request, media_type, [rows], found.id, *dates)
+        return await export_response(request, media_type, [rows], found.id)
     here = request.url
     params["links"] = orjson.dumps(
         [
@@ -341,10 +343,17 @@ async def items(
         ]
     ).decode()
     params["next_prefix"] = str(here.remove_query_params("cursor").include_query_params(cursor=""))
-    sql = items_sql(found, " AND ".join(clauses), count=cursor is None)
-    body = await conn.scalar(text(sql), params)
+    body = await items_json(
+        conn, found, " AND ".join(clauses), params, count=cursor is None, bounded=box is not None
+    )
+    dates = [params["at"]] if "at" in params else list(span or ())
     response = cached(request, body, *dates, media_type=media_type)
     response.headers.update(CONTENT_CRS)
+    # Links also as a header (Part 1 /rec/core/link-header; Part 3 points at the queryables this way).
+    response.headers["Link"] = (
+        f'<{here}>; rel="self"; type="{media_type}", '
+        f'<{root_of(request)}/collections/{found.id}/queryables>; rel="{QUERYABLES_REL}"; type="{SCHEMA_JSON}"'
+    )
     return response
 
 
@@ -376,7 +385,7 @@ async def item(
             link(f"{root}/collections/{found.id}", "collection", JSON, TITLES[found.id]),
         ]
     ).decode()
-    body = await conn.scalar(text(item_sql(found)), params)
+    body = await item_json(conn, found, params)
     if body is None:
         raise NotFound(f"No feature {feature_id} in {found.id}.")
     response = cached(request, body, params.get("at"), media_type=media_type)

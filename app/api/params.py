@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -13,7 +14,10 @@ from pydantic import WithJsonSchema
 
 from app.db.queries.filters import BBox
 from app.errors import InvalidParameter
-from app.vocabulary import PlaceKind, values
+from app.vocabulary import FIRST_DATE, LAST_DATE, PlaceKind, values
+
+# Dates the API takes (app/schemas/common.py says why these).
+OUT_OF_RANGE = f"is outside the dates this API takes ({FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()})"
 
 # What the OpenAPI document shows for a parameter. The value still arrives as text and is parsed below (the one
 # place that parses it), so a bad one is a 400 problem naming the parameter, not FastAPI's 422.
@@ -69,15 +73,20 @@ KindQuery = Annotated[
 CursorQuery = Annotated[str | None, Query(description="From the `next` link of the previous page")]
 
 
-def parse_date(name: str, value: str | None, *, default: date | None = None) -> date:
+def parse_date(name: str, value: str | None, *, default: date | None = None, location: str = "query") -> date:
     if value is None or value == "":
         if default is None:
-            raise InvalidParameter(name, "is required (YYYY-MM-DD)")
+            raise InvalidParameter(name, "is required (YYYY-MM-DD)", location=location)
         return default
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise InvalidParameter(name, f"'{value}' is not a calendar date in the form YYYY-MM-DD") from None
+        raise InvalidParameter(
+            name, f"'{value}' is not a calendar date in the form YYYY-MM-DD", location=location
+        ) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise InvalidParameter(name, OUT_OF_RANGE, location=location)
+    return day
 
 
 def parse_as_of(value: str | None) -> datetime | None:
@@ -86,16 +95,23 @@ def parse_as_of(value: str | None) -> datetime | None:
         return None
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value) + timedelta(days=1), time(), UTC) - timedelta(
-                microseconds=1
-            )
+            day = date.fromisoformat(value)
+            if not FIRST_DATE <= day <= LAST_DATE:
+                raise InvalidParameter("as_of", OUT_OF_RANGE)
+            return datetime.combine(day + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidParameter(
             "as_of",
             f"'{value}' is not an ISO 8601 date or timestamp (e.g. 2016-12-15 or 2016-12-15T18:00:00Z)",
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:  # an offset that moves it past year 9999
+        raise InvalidParameter("as_of", OUT_OF_RANGE) from None
+    if not FIRST_DATE <= moment.date() <= LAST_DATE:
+        raise InvalidParameter("as_of", OUT_OF_RANGE)
+    return moment
 
 
 def parse_date_range(start: str | None, end: str | None) -> tuple[date, date]:
@@ -164,17 +180,26 @@ def encode_cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
 
 
-def decode_cursor(value: str | None, size: int) -> list[Any] | None:
-    """A keyset cursor: the sort key of the last item seen. Opaque to clients."""
+def decode_cursor(value: str | None, *shape: type) -> list[Any] | None:
+    """A keyset cursor: the sort key of the last item seen, its parts of the types in `shape` (an int within
+    bigint, a finite float, a short str). Opaque to clients: anything else is a 400, never a bad query."""
     if not value:
         return None
     try:
         key = orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         raise InvalidParameter("cursor", "is not a cursor this API gave out") from None
-    if not isinstance(key, list) or len(key) != size:
+    if not (isinstance(key, list) and len(key) == len(shape) and all(map(_fits, key, shape))):
         raise InvalidParameter("cursor", "is not a cursor this API gave out")
     return key
+
+
+def _fits(part: Any, kind: type) -> bool:
+    if kind is int:
+        return type(part) is int and -(2**63) <= part < 2**63
+    if kind is float:
+        return type(part) in (int, float) and math.isfinite(part) and abs(part) < 2**63
+    return type(part) is str and len(part) <= 100
 
 
 def parse_position(name: str, value: str | None, *, location: str = "query") -> int | None:

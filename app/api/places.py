@@ -78,7 +78,7 @@ async def get_place_control(
     request: Request, conn: ReadConnection, ref: PlaceRefPath, at: OnDate, as_of: AsOf
 ) -> Response:
     """Who held the place on a date (default today), since when, with the event and sources behind it."""
-    return cached(request, await control_at_json(conn, ref=ref, at=at, as_of=as_of), at)
+    return cached(request, await control_at_json(conn, ref=ref, at=at, as_of=as_of), at, as_of=as_of)
 
 
 @router.get(
@@ -91,7 +91,7 @@ async def get_place_timeline(
     request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOf
 ) -> Response:
     """The place's control periods and events, in date order, with sources."""
-    return cached(request, await timeline_json(conn, ref=ref, as_of=as_of))
+    return cached(request, await timeline_json(conn, ref=ref, as_of=as_of), as_of=as_of)
 
 
 @router.post(

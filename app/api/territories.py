@@ -186,7 +186,7 @@ async def list_territories(
     if media_type := export_format(request, f, {"geojson": GEOJSON}, JSON):
         name = f"territories-{where.at}"
         return await export_response(
-            request, media_type, [territory_rows(await with_slugs(conn, where))], name, where.at
+            request, media_type, [territory_rows(await with_slugs(conn, where))], name
         )
     return cached(request, await territories_json(conn, where), where.at, media_type=GEOJSON)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import WithJsonSchema
 from starlette.responses import Response
 
-from app.api.caching import cache_control, cached
+from app.api.caching import cache_headers, cached
 from app.api.deps import READ, ReadConnection
 from app.api.filters import OnDate
 from app.api.params import DateQuery, one_of, parse_date
@@ -46,7 +46,7 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
     """z/x/y as integers within the tile pyramid: 0 <= z <= 22 and 0 <= x, y < 2^z."""
     numbers = []
     for name, value in (("z", z), ("x", x), ("y", y)):
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # not "²", which str.isdigit takes and int() does not
             raise InvalidParameter(name, f"'{value}' is not a whole number", location="path")
         numbers.append(int(value))
     zoom, column, row = numbers
@@ -94,9 +94,7 @@ async def get_tile(
     body = await tile_mvt(conn, name, z=zoom, x=column, y=row, at=at)
     if body is None:
         # An empty tile is a normal answer for a map client; 204 lets it skip decoding and still cache it.
-        return Response(
-            status_code=204, headers={"Cache-Control": cache_control(request.app.state.settings, at)}
-        )
+        return Response(status_code=204, headers=cache_headers(request.app.state.settings))
     return cached(request, body, at, media_type=MVT)
 
 
@@ -105,7 +103,7 @@ async def get_tile(
     dependencies=READ,
     response_class=MVTResponse,
     responses={
-        200: {"content": {MVT: {}}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
+        200: {"content": {MVT: BINARY}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
         204: {"description": "Nothing of this layer in the tile on that date"},
         400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
         404: {"description": "Unknown layer", **PROBLEM},
@@ -116,7 +114,9 @@ async def get_dated_tile(
     conn: ReadConnection,
     layer: LayerPath,
     on: Annotated[
-        str, Path(description="YYYY-MM-DD", openapi_examples={"Palmyra falls": {"value": "2016-12-11"}})
+        str,
+        WithJsonSchema({"type": "string", "format": "date"}),
+        Path(description="YYYY-MM-DD", openapi_examples={"Palmyra falls": {"value": "2016-12-11"}}),
     ],
     z: Annotated[str, PIXEL_INDEX, Path(description="Zoom, 0..22")],
     x: Annotated[str, PIXEL_INDEX, Path(description="Column, 0..2^z-1")],

@@ -17,6 +17,7 @@ from typing import Any, get_args
 import orjson
 from pydantic import ValidationError
 
+from app.schemas.common import unstorable
 from app.schemas.events import EventCreate
 from app.vocabulary import EventFileFormat as Format
 
@@ -93,6 +94,9 @@ def open_events(path: Path, fmt: Format | None = None) -> EventFile:
 def parse(where: str, line: int | None, data: dict[str, Any]) -> Row:
     external_id = data.get("external_id")
     external_id = str(external_id) if external_id not in (None, "") else None
+    if (field_name := unstorable(data)) is not None:  # a row error: running the file again cannot help
+        reason = "contains a character that cannot be stored (NUL or half a surrogate pair)"
+        return Row(where, line, external_id, problems=[Problem(field_name, reason)])
     try:
         event = EventCreate.model_validate(data)
     except ValidationError as exc:

@@ -7,28 +7,39 @@ from datetime import date
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from app.schemas.common import Read, Ref, Slug, Strict, Warning, examples
+from app.schemas.common import (
+    Day,
+    Name,
+    Read,
+    Ref,
+    Reference,
+    Slug,
+    SourceReference,
+    Strict,
+    Warning,
+    examples,
+)
 from app.schemas.sources import SourceBrief
 from app.vocabulary import ActorKind, MembershipRole
 
 
 class ActorIn(Strict):
     slug: str = Slug
-    name: str = Field(min_length=1)
-    aliases: list[str] = []
+    name: Name
+    aliases: list[Name] = []
     kind: ActorKind
-    parent: str | None = None
+    parent: Reference | None = None
     color: str = Field(default="#808080", pattern=r"^#[0-9a-fA-F]{6}$")
     notes: str | None = None
 
 
 class MembershipIn(Strict):
-    actor: str
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None  # exclusive; None = open
+    actor: Reference
+    from_: Day | None = Field(default=None, alias="from")
+    to: Day | None = None  # exclusive; None = open
     role: MembershipRole = "member"
     note: str | None = None
-    source: str | None = None
+    source: SourceReference | None = None
 
     # On the field, not the model, so a problem names `to`.
     @field_validator("to")
@@ -45,7 +56,7 @@ class MembershipIn(Strict):
 
 class CoalitionIn(Strict):
     slug: str = Slug
-    name: str = Field(min_length=1)
+    name: Name
     description: str | None = None
     color: str = Field(default="#808080", pattern=r"^#[0-9a-fA-F]{6}$")
     members: list[MembershipIn] = []

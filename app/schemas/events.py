@@ -8,7 +8,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from app.schemas.common import PlaceRef, Read, Ref, Strict
+from app.schemas.common import Day, PlaceRef, Read, Ref, Reference, SourceReference, Strict
 from app.schemas.sources import SourceRead
 from app.vocabulary import Confidence, EventKind, Precision, Status
 
@@ -30,17 +30,17 @@ EXAMPLE: dict[str, Any] = {
 class EventFields(Strict):
     """A control event. `date` is the first day the new state holds; month/year precision means anywhere in it."""
 
-    place: str
-    date: date
+    place: Reference
+    date: Day
     precision: Precision = "day"
     seq: int = Field(default=0, ge=0, le=100)
     kind: EventKind
-    actor: str | None = None
-    loses: str | None = None
+    actor: Reference | None = None
+    loses: Reference | None = None
     status: Status
-    parties: list[str] = []
+    parties: list[Reference] = []
     confidence: Confidence = "confirmed"
-    sources: list[str] = Field(min_length=1)
+    sources: list[SourceReference] = Field(min_length=1)
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -80,17 +80,17 @@ class EventBatch(Strict):
 class EventPatch(Strict):
     """A correction: the fields to change. The previous version stays in the event's history."""
 
-    place: str | None = None
-    date: dt.date | None = None
+    place: Reference | None = None
+    date: Day | None = None
     precision: Precision | None = None
     seq: int | None = Field(default=None, ge=0, le=100)
     kind: EventKind | None = None
-    actor: str | None = None
-    loses: str | None = None
+    actor: Reference | None = None
+    loses: Reference | None = None
     status: Status | None = None
-    parties: list[str] | None = None
+    parties: list[Reference] | None = None
     confidence: Confidence | None = None
-    sources: list[str] | None = Field(default=None, min_length=1)
+    sources: list[SourceReference] | None = Field(default=None, min_length=1)
     notes: str | None = None
 
 

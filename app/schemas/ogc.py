@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api.responses import MVT
 from app.db.queries.ogc import COLLECTIONS, Collection
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -18,7 +19,6 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 SCHEMA_JSON = "application/schema+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
-MVT = "application/vnd.mapbox-vector-tile"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10_000
 WEB_MERCATOR_QUAD = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"

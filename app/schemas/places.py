@@ -9,26 +9,38 @@ from typing import Literal
 from geojson_pydantic import Point
 from pydantic import Field, field_validator
 
-from app.schemas.common import PlaceRef, Read, Ref, Slug, Strict, Warning, examples
+from app.schemas.common import (
+    Count,
+    Lang,
+    Name,
+    PlaceRef,
+    Read,
+    Ref,
+    Reference,
+    Slug,
+    Strict,
+    Warning,
+    examples,
+)
 from app.schemas.events import EventRead
 from app.schemas.sources import SourceRead
 from app.vocabulary import PlaceKind
 
 
 class PlaceNameIn(Strict):
-    name: str = Field(min_length=1)
-    lang: str | None = None
+    name: Name
+    lang: Lang | None = None
 
 
 class PlaceIn(Strict):
     slug: str = Slug
-    name: str = Field(min_length=1)
+    name: Name
     kind: PlaceKind
     country: str = Field(pattern=r"^[A-Z]{2}$")
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    population: int | None = Field(default=None, ge=0)
-    parent: str | None = None
+    population: Count | None = None
+    parent: Reference | None = None
     names: list[PlaceNameIn] = []
 
 
@@ -64,13 +76,13 @@ class PlacePatch(Strict):
 
     model_config = examples({"population": 15000}, {"lat": 34.23, "lon": 37.24})
 
-    name: str | None = None
+    name: Name | None = None
     kind: PlaceKind | None = None
     country: str | None = None
     lat: float | None = Field(default=None, description="WGS84 latitude, -90..90")
     lon: float | None = Field(default=None, description="WGS84 longitude, -180..180")
-    population: int | None = None
-    parent: str | None = None
+    population: Count | None = None
+    parent: Reference | None = None
 
 
 class PlaceNames(Strict):

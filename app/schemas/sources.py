@@ -7,7 +7,7 @@ from datetime import date
 
 from pydantic import Field
 
-from app.schemas.common import Read, Slug, Strict, Warning, examples
+from app.schemas.common import Day, Read, Slug, Strict, Warning, examples
 
 
 class SourceIn(Strict):
@@ -15,7 +15,7 @@ class SourceIn(Strict):
     title: str = Field(min_length=1)
     publisher: str | None = None
     url: str | None = None
-    published_on: date | None = None
+    published_on: Day | None = None
     notes: str | None = None
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal, Self
 from geojson_pydantic import Feature, LineString, MultiLineString, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas.common import ColoredRef, Read, Ref
+from app.schemas.common import ColoredRef, Day, Read, Ref
 from app.schemas.sources import SourceRead
 
 # A feature with more vertices than this is refused: split it, or simplify it first. 100,000 vertices is a
@@ -57,8 +57,8 @@ class _Common(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     external_id: str = ExternalIdField
-    valid_from: date = Field(description="First day it holds (inclusive)")
-    valid_to: date | None = Field(
+    valid_from: Day = Field(description="First day it holds (inclusive)")
+    valid_to: Day | None = Field(
         default=None, description="First day it no longer holds (exclusive); null = open"
     )
     source: str | None = Field(default=None, pattern=SLUG, description="Source slug")
@@ -90,12 +90,17 @@ class FrontLineProperties(_Common):
 class TerritoryFeatureIn(Feature[Polygon | MultiPolygon, TerritoryProperties]):
     """An area an actor held over a date range. Polygons are stored as MultiPolygons."""
 
+    # Required, though GeoJSON allows null: a Feature without them describes no area.
+    geometry: Polygon | MultiPolygon
+    properties: TerritoryProperties
     crs: Crs | None = None
 
 
 class FrontLineFeatureIn(Feature[LineString | MultiLineString, FrontLineProperties]):
     """A line between two sides over a date range. LineStrings are stored as MultiLineStrings."""
 
+    geometry: LineString | MultiLineString  # required, as above
+    properties: FrontLineProperties
     crs: Crs | None = None
 
 

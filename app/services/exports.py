@@ -171,7 +171,10 @@ def geopackage_to_flatgeobuf(source: str, target: str, table: Rows) -> None:
     append to a FlatGeobuf without rewriting it, so the typed GeoPackage is the spool for both formats."""
     import pyogrio.raw
 
-    with pyogrio.raw.open_arrow(source, layer=table.name, use_pyarrow=False) as (meta, batches):
+    with pyogrio.raw.open_arrow(source, layer=table.name, use_pyarrow=False, batch_size=SPOOL_BATCH) as (
+        meta,
+        batches,
+    ):
         pyogrio.raw.write_arrow(
             batches,
             target,

@@ -141,7 +141,6 @@ def _parse(
             errors.append(_error(at, "crs.properties.name", str(exc)))
             continue
         geometry = feature.geometry
-        assert geometry is not None  # the models require one
         if (count := vertex_count(geometry)) > MAX_VERTICES:
             errors.append(_error(at, "geometry", f"{count:,} vertices; at most {MAX_VERTICES:,} per feature"))
             continue
@@ -223,7 +222,7 @@ async def ingest(
         rows = await conn.execute(
             q.PREPARE_GEOMETRIES,
             {
-                "geojson": [orjson.dumps(i.feature.geometry.model_dump(mode="json")).decode() for i in items],  # type: ignore[union-attr]
+                "geojson": [orjson.dumps(i.feature.geometry.model_dump(mode="json")).decode() for i in items],
                 "srid": [i.srid for i in items],
                 "dimension": 3 if kind == "territory" else 2,
                 "repair": repair,

@@ -51,11 +51,11 @@ async def samples(client: httpx.AsyncClient) -> dict[str, list[str]]:
         "event_id": [str(events[0]["id"])],
         "membership_id": [str(members[0]["id"])],
         "layer": ["places", "territories", "frontlines"],
-        "on": [AT],  # the date in /v1/tiles/{layer}/{on}/... (from the ogc branch)
         # z8 tile over Palmyra and Homs, where the dataset has places, areas and front lines.
         "z": ["8"],
         "x": ["155"],
         "y": ["102"],
+        "on": [AT],  # the date in a tile's path
     }
 
 

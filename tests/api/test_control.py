@@ -100,7 +100,7 @@ async def test_at_defaults_to_today(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/places/palmyra/control")
     assert response.status_code == 200
     assert response.json()["status"] == "controlled"
-    assert response.headers["cache-control"] == "public, max-age=60"
+    assert response.headers["cache-control"] == "public, no-cache"
 
 
 async def test_timeline_lists_periods_and_events_in_date_order(client: httpx.AsyncClient) -> None:

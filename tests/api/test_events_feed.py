@@ -158,9 +158,9 @@ async def test_newest_first_pages_by_date_with_a_keyset_cursor(
     assert [item["external_id"] for item in first.json()["items"]] == ["feed-test-11", "feed-test-10"]
 
 
-async def test_list_is_cached_briefly_and_revalidates(client: httpx.AsyncClient) -> None:
+async def test_list_revalidates(client: httpx.AsyncClient) -> None:
     first = await client.get("/v1/events?limit=3")
-    assert first.status_code == 200 and first.headers["cache-control"] == "public, max-age=5"
+    assert first.status_code == 200 and first.headers["cache-control"] == "public, no-cache"
     again = await client.get("/v1/events?limit=3", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
 

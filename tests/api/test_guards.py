@@ -32,6 +32,17 @@ async def test_a_nul_in_a_json_body_is_a_400_naming_the_field(
     body = {"events": [{"place": "palmyra"}, {"place": "raqqa", "notes": "a\x00b"}]}
     response = await write_client.post("/v1/events/batch", json=body, headers=ingest_headers)
     assert_problem(response, 400, "body", "events.1.notes")
+    # Half of a surrogate pair cannot be stored either; a whole pair (an emoji) is a character like any other.
+    half = b'{"events": [{"place": "palmyra", "notes": "\\ud83d"}]}'
+    response = await write_client.post(
+        "/v1/events/batch", content=half, headers={**ingest_headers, "content-type": "application/json"}
+    )
+    assert_problem(response, 400, "body", "events.0.notes")
+    pair = b'{"events": [{"place": "\\ud83d\\ude00"}]}'
+    response = await write_client.post(
+        "/v1/events/batch", content=pair, headers={**ingest_headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 422
     # An escaped backslash before u0000 is no NUL: the body reaches the route (which finds it incomplete).
     escaped = b'{"events": [{"place": "\\\\u0000"}]}'
     response = await write_client.post(

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import database_on
+from tests.conftest import app_on, database_on, new_key
 
 
 async def test_etag_and_if_none_match_give_304(client: httpx.AsyncClient) -> None:
     first = await client.get("/v1/places/palmyra/control", params={"at": "2016-12-20"})
     etag = first.headers["etag"]
-    assert first.headers["cache-control"] == "public, max-age=86400"  # a past date
+    assert first.headers["cache-control"] == "public, no-cache"  # a past date: it can still be corrected
     again = await client.get(
         "/v1/places/palmyra/control", params={"at": "2016-12-20"}, headers={"If-None-Match": etag}
     )
@@ -103,3 +106,105 @@ async def test_readyz_is_503_when_the_schema_is_not_migrated(server_url: str) ->
         assert response.json()["reason"] == "schema-not-at-head"
     finally:
         await app.state.engine.dispose()
+
+
+# Cache-Control: revalidate what can still change, keep only what cannot.
+
+
+async def test_a_live_answer_about_a_past_date_is_revalidated_and_a_correction_reaches_the_client(
+    write_client: httpx.AsyncClient, ingest_headers: dict[str, str]
+) -> None:
+    path, params = "/v1/places/palmyra/control", {"at": "2016-12-20"}
+    before = await write_client.get(path, params=params)
+    assert before.headers["cache-control"] == "public, no-cache"  # a past date, and still correctable
+    assert before.json()["controller"]["slug"] == "islamic-state"
+    retracted = await write_client.delete(
+        f"/v1/events/{before.json()['event']['id']}", headers=ingest_headers
+    )
+    assert retracted.status_code == 200, retracted.text
+    # The client revalidates with what it holds, and gets the corrected answer, not a 304.
+    after = await write_client.get(path, params=params, headers={"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200
+    assert after.json()["controller"]["slug"] != "islamic-state"
+    assert after.headers["cache-control"] == "public, no-cache"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/places/palmyra/control",  # today
+        "/v1/places/palmyra/control?at=2015-05-21",
+        "/v1/control?at=2016-12-20",
+        "/v1/changes?from=2016-12-01&to=2017-01-31",
+        "/v1/summary?at=2016-12-20",
+        "/v1/places/palmyra",
+        "/v1/events",
+        "/v1/tiles/places/8/155/101.mvt?at=2016-12-20",
+    ],
+)
+async def test_every_live_answer_must_be_revalidated(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "public, no-cache"
+    assert "vary" not in response.headers
+
+
+async def test_an_empty_tile_is_revalidated_too(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/tiles/places/6/0/0.mvt", params={"at": "2016-12-20"})
+    assert response.status_code == 204
+    assert response.headers["cache-control"] == "public, no-cache"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/places/palmyra/control?at=2016-12-20&as_of=2026-01-01",
+        "/v1/places/palmyra/timeline?as_of=2026-01-01T12:00:00Z",
+        "/v1/control?at=2016-12-20&as_of=2026-01-01",
+        "/v1/changes?from=2016-12-01&to=2017-01-31&as_of=2026-01-01",
+        "/v1/summary?at=2016-12-20&as_of=2026-01-01",
+    ],
+)
+async def test_an_answer_as_of_a_settled_moment_is_immutable(client: httpx.AsyncClient, path: str) -> None:
+    first = await client.get(path)
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == f"public, max-age={365 * 24 * 3600}, immutable"
+    again = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.headers["cache-control"] == first.headers["cache-control"]
+
+
+@pytest.mark.parametrize("ago", [timedelta(hours=1), timedelta(0), -timedelta(days=1)])
+async def test_an_answer_as_of_a_recent_or_future_moment_is_revalidated(
+    client: httpx.AsyncClient, ago: timedelta
+) -> None:
+    # A write that began before a recent moment can still commit, and change the record as of it.
+    as_of = (datetime.now(UTC) - ago).isoformat()
+    response = await client.get("/v1/places/palmyra/control", params={"at": "2016-12-20", "as_of": as_of})
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "public, no-cache"
+
+
+async def test_with_read_keys_answers_are_private_and_vary_with_the_key(write_engine: AsyncEngine) -> None:
+    app = app_on(write_engine, require_read_key=True)
+    key = {"Authorization": f"Bearer {await new_key(write_engine, 'read')}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        live = await http.get("/v1/places/palmyra/control", params={"at": "2016-12-20"}, headers=key)
+        assert live.status_code == 200
+        assert live.headers["cache-control"] == "private, no-cache"
+        assert live.headers["vary"] == "Authorization, X-API-Key"
+        again = await http.get(
+            "/v1/places/palmyra/control",
+            params={"at": "2016-12-20"},
+            headers={**key, "If-None-Match": live.headers["etag"]},
+        )
+        assert again.status_code == 304
+        assert (again.headers["cache-control"], again.headers["vary"]) == (
+            "private, no-cache",
+            live.headers["vary"],
+        )
+        settled = await http.get(
+            "/v1/control", params={"at": "2016-12-20", "as_of": "2026-01-01"}, headers=key
+        )
+        assert settled.headers["cache-control"] == f"private, max-age={365 * 24 * 3600}, immutable"
+        assert settled.headers["vary"] == "Authorization, X-API-Key"

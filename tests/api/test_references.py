@@ -7,12 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tests.api.test_events_write import count, event
 from tests.api.test_registry_write import actor
 from tests.api.test_registry_write import place as new_place
 from tests.api.test_territories_write import collection, territory
+from tests.factories import make_actor
 
 PROBLEM_JSON = "application/problem+json"
 SOURCE = "rferl-miller-2017-is-collapsing"
@@ -213,3 +214,28 @@ async def test_a_spelling_that_is_another_places_id_is_reported_shadowed(
     assert (warning["kind"], warning["others"][0]["slug"]) == ("shadowed", "palmyra")
     # As the warning says: a lookup by it finds the place whose id it is.
     assert (await write_client.get(f"/v1/places/{palmyra}")).json()["slug"] == "palmyra"
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/v1/control", {}),
+        ("/v1/changes", {"from": "2016-12-01", "to": "2016-12-31"}),
+        ("/v1/territories", {}),
+        ("/v1/events", {}),
+        ("/v1/actors/Twin Brigade", None),
+    ],
+)
+async def test_a_name_two_actors_share_is_a_409_listing_both(
+    client: httpx.AsyncClient, conn: AsyncConnection, path: str, query: dict[str, str] | None
+) -> None:
+    await make_actor(conn, "test-twin-north", "Twin Brigade")
+    await make_actor(conn, "test-twin-south", "Twin Brigade")
+    params = None if query is None else query | {"actor": "twin brigade"}
+    response = await client.get(path, params=params)
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert {c["slug"] for c in problem["candidates"]} == {"test-twin-north", "test-twin-south"}
+    assert problem["errors"][0]["location"] == ("path" if query is None else "query")
+    # By slug, each is found: the slug wins over a name.
+    assert (await client.get("/v1/actors/test-twin-north")).status_code == 200

@@ -16,7 +16,7 @@ async def test_place_references_by_id_slug_and_spelling(conn: AsyncConnection) -
     refs = [str(palmyra), "palmyra", "Tadmur", f"0{palmyra}", "99999999999999999999", "Palmira"]
     found = {
         ref: [m["slug"] for m in matches]
-        for ref, matches, _ in await conn.execute(RESOLVE["place"], {"refs": refs})
+        for ref, matches in await conn.execute(RESOLVE["place"], {"refs": refs})
     }
     assert found == {
         str(palmyra): ["palmyra"],

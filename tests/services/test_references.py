@@ -45,7 +45,8 @@ async def test_a_thousand_references_of_each_kind_take_one_statement_per_kind(
     refs = await References(conn).load(
         {"place": places, "actor": actors, "coalition": ["Pro-Assad coalition"], "source": ["bogus"]}
     )
-    assert len(statements) == 4  # suggestions included
+    # One per kind, and one more for the suggestions of each kind with unknown ones (place, actor, source).
+    assert len(statements) == 4 + 3
     assert {refs.id("place", r, field="place") for r in places[:3]} == {palmyra}
     assert len({refs.id("actor", r, field="actor") for r in actors[:3]}) == 1
     # Suggestions are worked out for the first unknown ones only, so a batch of typos stays cheap.
@@ -53,6 +54,9 @@ async def test_a_thousand_references_of_each_kind_take_one_statement_per_kind(
     assert 0 < len(suggested) <= MAX_SUGGESTED
     assert refs.found["actor", "islamic-stat0"][1][0]["slug"] == "islamic-state"
     assert refs.id("actor", "islamic-stat999", field="actor", index=7) is None
+    statements.clear()
+    await References(conn).load({"place": places[:3], "actor": actors[:3]})
+    assert len(statements) == 2  # all known: no suggestions asked for
     assert refs.problems[-1] == {
         "location": "body",
         "index": 7,

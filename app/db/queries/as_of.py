@@ -14,11 +14,11 @@ from functools import lru_cache
 from sqlalchemy import TextClause, text
 
 from app.db.queries.filters import IN_BBOX
+from app.db.queries.references import matching
 
 # The places whose periods are derived: every place, those a reference may name, or those in the bbox.
 ALL_PLACES = "NULL"
-REFERENCED_PLACE = """ARRAY(SELECT id FROM place WHERE slug = :ref OR id = :ref_id
-                          UNION SELECT place_id FROM place_name WHERE name_norm = territory_normalize(:ref))"""
+REFERENCED_PLACE = f"ARRAY(SELECT m.id FROM ({matching('place', ':ref', ':ref_id')}) AS m)"
 PLACES_IN_BBOX = f"ARRAY(SELECT p.id FROM place AS p WHERE {IN_BBOX})"
 
 

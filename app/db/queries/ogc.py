@@ -9,14 +9,18 @@ force, else the territory covering the place); the other collections carry their
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.queries.as_of import live_sql
 from app.db.queries.control import (
     BASIS,
+    CERTAINTY,
     COALITIONS_ON_DATE_CTE,
     HOLDER_ID,
     PERIOD_AT,
-    PRECISION_WINDOW,
     STATUS,
     TERRITORY_AT,
 )
@@ -30,16 +34,10 @@ Temporal = Literal["state", "range", "date"]
 SLUGS_OF_ACTORS = "(SELECT string_agg(x.slug, ',' ORDER BY x.slug) FROM actor AS x WHERE x.id = ANY({ids}))"
 SOURCE_SLUG = "(SELECT s.slug FROM source AS s WHERE s.id = {alias}.source_id)"
 
-CERTAINTY = f"""CASE
-    WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
-    WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
-    ELSE 'definite' END"""
-
 PLACES = f"""
     SELECT p.id, p.geom, p.slug, p.name, p.kind, p.country_code,
            {STATUS} AS status, a.slug AS controller_slug, a.name AS controller_name,
-           (SELECT string_agg(c ->> 'slug', ',' ORDER BY c ->> 'slug') FROM json_array_elements(ac.coalitions) AS c)
-               AS coalitions,
+           (SELECT string_agg(c->>'slug', ',') FROM json_array_elements(ac.coalitions) AS c) AS coalitions,
            {SLUGS_OF_ACTORS.format(ids="cp.party_ids")} AS parties,
            lower(coalesce(cp.valid, tr.valid)) AS since, upper(coalesce(cp.valid, tr.valid)) AS until,
            {BASIS} AS basis, {CERTAINTY} AS certainty, e.id AS event_id, tr.id AS territory_id
@@ -215,6 +213,15 @@ COLLECTIONS: dict[str, Collection] = {
 }
 
 
+def bbox_sql(collection: Collection) -> str:
+    """Features intersecting the bbox (:west, :south, :east, :north). A point does exactly when it is inside
+    the box's bounding box, so for points the GiST index answers alone."""
+    envelope = "ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
+    if collection.geometry == "Point":
+        return f"m.geom && {envelope}"
+    return f"ST_Intersects(m.geom, {envelope})"
+
+
 def feature_json(collection: Collection, *, links: bool = False) -> str:
     """One GeoJSON Feature of a row `m` of the collection's source; `id` is the integer fid. Property names
     are the collection's own (a fixed list, never input); with `links`, the feature carries :links."""
@@ -228,30 +235,49 @@ def _with(collection: Collection, *more: str) -> str:
     return "WITH " + ", ".join((*collection.ctes, *more))
 
 
-def items_sql(collection: Collection, where: str, *, count: bool) -> str:
+def items_sql(collection: Collection, where: str, *, count: bool, bounded: bool) -> str:
     """A page of the collection as a GeoJSON FeatureCollection, built by PostgreSQL.
 
     Keyset paging on the fid (`m.id > :after`, ordered by id): one row more than :limit tells whether a next
     page exists; its link is :next_prefix followed by the last fid of this page. `numberMatched` counts the
-    whole match, asked for on a first page only (where clients read it)."""
-    matched = f"matched AS NOT MATERIALIZED (SELECT m.* FROM ({collection.source}) AS m WHERE {where})"
-    page = f"""page AS (SELECT m.id, {feature_json(collection)} AS feature, row_number() OVER (ORDER BY m.id) AS n
-                        FROM (SELECT * FROM matched AS m WHERE m.id > :after ORDER BY m.id LIMIT :limit + 1) AS m)"""
+    whole match, asked for on a first page only (where clients read it). A `bounded` match (a bbox) is
+    evaluated once for the count and the page; an unbounded one is not materialised, so the page stops at
+    :limit + 1 rows in id order and only the count visits the rest."""
+    materialized = "MATERIALIZED" if bounded and count else "NOT MATERIALIZED"
+    matched = f"matched AS {materialized} (SELECT m.* FROM ({collection.source}) AS m WHERE {where})"
     number_matched = "'numberMatched', (SELECT count(*) FROM matched)," if count else ""
     return f"""
-        {_with(collection, matched, page)}
+        {_with(collection, matched)}
         SELECT json_build_object(
             'type', 'FeatureCollection',
             {number_matched}
-            'numberReturned', (SELECT count(*) FROM page WHERE n <= :limit),
-            'features', coalesce((SELECT json_agg(feature ORDER BY id) FROM page WHERE n <= :limit), '[]'::json),
-            'links', CAST(:links AS jsonb) || CASE WHEN (SELECT count(*) FROM page) > :limit
+            'numberReturned', count(*) FILTER (WHERE n <= :limit),
+            'features', coalesce(json_agg(feature ORDER BY id) FILTER (WHERE n <= :limit), '[]'::json),
+            'links', CAST(:links AS jsonb) || CASE WHEN count(*) > :limit
                 THEN jsonb_build_array(jsonb_build_object(
                     'rel', 'next', 'type', 'application/geo+json', 'title', 'Next page',
-                    'href', :next_prefix || (SELECT id FROM page WHERE n = :limit)))
+                    'href', :next_prefix || max(id) FILTER (WHERE n <= :limit)))
                 ELSE '[]'::jsonb END
         )::text
+        FROM (SELECT m.id, {feature_json(collection)} AS feature, row_number() OVER (ORDER BY m.id) AS n
+              FROM (SELECT * FROM matched AS m WHERE m.id > :after ORDER BY m.id LIMIT :limit + 1) AS m) AS page
     """
+
+
+async def items_json(
+    conn: AsyncConnection,
+    collection: Collection,
+    where: str,
+    params: dict[str, Any],
+    *,
+    count: bool,
+    bounded: bool,
+) -> bytes:
+    """A page of the collection's features matching `where` (SQL over its row source `m`, with `params`)."""
+    body: str = await conn.scalar(
+        live_sql(items_sql(collection, where, count=count, bounded=bounded)), params
+    )
+    return body.encode()
 
 
 def item_sql(collection: Collection) -> str:
@@ -260,6 +286,12 @@ def item_sql(collection: Collection) -> str:
         {_with(collection, f"matched AS (SELECT m.* FROM ({collection.source}) AS m WHERE m.id = :fid)")}
         SELECT (SELECT {feature_json(collection, links=True)} FROM matched AS m)::text
     """
+
+
+async def item_json(conn: AsyncConnection, collection: Collection, params: dict[str, Any]) -> bytes | None:
+    """One feature (params: fid, links, and at for places), or None when the collection has no such fid."""
+    body: str | None = await conn.scalar(live_sql(item_sql(collection)), params)
+    return body.encode() if body is not None else None
 
 
 def _extent(table: str, temporal: str) -> str:
@@ -287,3 +319,9 @@ EXTENTS = f"""
         'events', {_extent("place", "SELECT min(occurred_on) AS lo, max(occurred_on) AS hi FROM control_event WHERE retracted_at IS NULL")}
     )::text
 """
+
+
+async def extents(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
+    """Each collection's {bbox, interval}, computed from the data."""
+    result: dict[str, dict[str, Any]] = orjson.loads(await conn.scalar(live_sql(EXTENTS)))
+    return result
