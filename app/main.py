@@ -9,9 +9,23 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from app.api import actors, control, events, exports, health, ogc, places, sources, territories, tiles
+from app.api import (
+    actors,
+    control,
+    events,
+    exports,
+    health,
+    map_data,
+    ogc,
+    places,
+    sources,
+    territories,
+    tiles,
+)
+from app.api.compression import GzipByEncoding
 from app.api.limits import RateLimiter, RequestGuard
 from app.api.openapi import openapi_document, operation_id
+from app.api.pages import install_browser_side
 from app.db.engine import create_engines, read_only, resolve_database_url
 from app.errors import install_problem_handlers
 from app.services import feed
@@ -62,15 +76,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # served from the app's own assets (app/api/pages.py), not a CDN
+        redoc_url=None,
     )
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.wrong_key_limiter = RateLimiter(settings.wrong_keys_per_minute)
     install_problem_handlers(app)
+    # Inside the guard, so that HEAD (answered as GET there) gets GET's encoding and ETag.
+    app.add_middleware(GzipByEncoding)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.
-    for module in (places, control, actors, sources, events, territories, tiles, ogc, exports):
+    for module in (places, control, actors, sources, events, territories, tiles, ogc, map_data, exports):
         app.include_router(module.router)
+    install_browser_side(app, settings)
     return app

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     # Requests with an unknown or revoked key, per client address (a guessing attacker is slowed to this).
     wrong_keys_per_minute: int = Field(default=30, ge=1)
+    # Browser origins allowed to read the API (comma-separated, e.g. https://dash.example.org); none by default.
+    cors_origins: str = ""
+    # The map page's online raster basemap (an XYZ URL template); off by default, the page works offline.
+    basemap_url: str | None = None
 
 
 @lru_cache

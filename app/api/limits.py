@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import DomainError, InvalidParameter, PayloadTooLarge, TooManyRequests, problem
+from app.errors import DomainError, InvalidParameter, PayloadTooLarge, TooManyRequests, Unprocessable, problem
 from app.schemas.common import unstorable
 
 NUL = "\x00"
@@ -55,8 +55,8 @@ class RequestGuard:
 
     - A body over `max_bytes`: 413, by its Content-Length before reading, or once that many bytes of a chunked body
       arrived (the body is read here, whole, and handed to the route: a route reads it whole anyway).
-    - A NUL character in the path, the query or a header, or one (or half a surrogate pair) in a JSON body: 400
-      naming the parameter or field. PostgreSQL cannot store either in text.
+    - A NUL character in the path, the query or a header: 400 naming the parameter; one (or half a surrogate
+      pair) in a JSON body: 422 naming the field. PostgreSQL cannot store either in text.
     - HEAD: answered as GET would be, without the body, wherever GET is allowed.
     """
 
@@ -104,11 +104,10 @@ class RequestGuard:
                 where = unstorable(json.loads(body))  # orjson refuses lone surrogates outright
             except ValueError:
                 where = None  # not JSON: the route says so
-            if where is not None:
-                error = InvalidParameter(
-                    where,
-                    "must not contain a NUL character (\\u0000) or half of a surrogate pair",
-                    location="body",
+            if where is not None:  # a body that parses but cannot be stored: 422, as any other such body
+                reason = "must not contain a NUL character (\\u0000) or half of a surrogate pair"
+                error = Unprocessable(
+                    f"{where}: {reason}", errors=[{"location": "body", "field": where, "reason": reason}]
                 )
                 await refuse(scope, receive, send, error)
                 return

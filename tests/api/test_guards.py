@@ -26,18 +26,18 @@ async def test_a_nul_in_the_path_or_the_query_is_a_400_naming_where(client: http
     assert_problem(await client.get("/v1/coalitions?at=2016%0001-01"), 400, "query", "at")
 
 
-async def test_a_nul_in_a_json_body_is_a_400_naming_the_field(
+async def test_a_nul_in_a_json_body_is_a_422_naming_the_field(
     write_client: httpx.AsyncClient, ingest_headers: dict[str, str]
 ) -> None:
     body = {"events": [{"place": "palmyra"}, {"place": "raqqa", "notes": "a\x00b"}]}
     response = await write_client.post("/v1/events/batch", json=body, headers=ingest_headers)
-    assert_problem(response, 400, "body", "events.1.notes")
+    assert_problem(response, 422, "body", "events.1.notes")
     # Half of a surrogate pair cannot be stored either; a whole pair (an emoji) is a character like any other.
     half = b'{"events": [{"place": "palmyra", "notes": "\\ud83d"}]}'
     response = await write_client.post(
         "/v1/events/batch", content=half, headers={**ingest_headers, "content-type": "application/json"}
     )
-    assert_problem(response, 400, "body", "events.0.notes")
+    assert_problem(response, 422, "body", "events.0.notes")
     pair = b'{"events": [{"place": "\\ud83d\\ude00"}]}'
     response = await write_client.post(
         "/v1/events/batch", content=pair, headers={**ingest_headers, "content-type": "application/json"}

@@ -1,0 +1,116 @@
+"""gzip for answers a client accepts compressed, with an ETag of their own (RFC 9110 §8.8.3: another
+representation needs another strong validator) and `Vary: Accept-Encoding`.
+
+Starlette's GZipMiddleware keeps the identity ETag on the gzip body, so a cache could answer one encoding with
+the other's validator. Here the gzip answer's tag is the identity tag with a `-gzip` suffix; an If-None-Match
+naming either tag reaches the routes as the identity tag, so a 304 is given for both, carrying the tag the
+client sent. The event stream passes through untouched: compressing it would hold events back in the buffer.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SUFFIX = "-gzip"
+MINIMUM_BYTES = 512  # below this gzip saves nothing worth the CPU
+COMPRESSIBLE = (
+    "application/json",
+    "application/geo+json",
+    "application/problem+json",
+    "application/vnd.mapbox-vector-tile",
+    "application/javascript",
+    "text/javascript",
+    "text/html",
+    "text/css",
+    "text/plain",
+)
+
+
+def accepts_gzip(headers: Headers) -> bool:
+    for coding in headers.get("accept-encoding", "").split(","):
+        name, _, params = coding.strip().partition(";")
+        refused = params.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+        if name.strip().lower() in ("gzip", "*") and not refused:
+            return True
+    return False
+
+
+def gzip_tag(etag: str) -> str:
+    """The tag of the gzip representation: "abc" becomes "abc-gzip", W/"abc" becomes W/"abc-gzip"."""
+    return etag[:-1] + SUFFIX + '"' if etag.endswith('"') else etag
+
+
+def identity_tags(if_none_match: str) -> tuple[str, bool]:
+    """If-None-Match with every gzip tag turned into its identity tag, and whether any was a gzip tag."""
+    tags, had_gzip = [], False
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag.endswith(SUFFIX + '"'):
+            tag, had_gzip = tag[: -len(SUFFIX) - 1] + '"', True
+        tags.append(tag)
+    return ", ".join(tags), had_gzip
+
+
+class GzipByEncoding:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_headers = Headers(scope=scope)
+        # HEAD answers carry the identity length and no body: nothing to compress.
+        wants_gzip = scope["method"] != "HEAD" and accepts_gzip(request_headers)
+        client_had_gzip_tag = False
+        if if_none_match := request_headers.get("if-none-match"):
+            rewritten, client_had_gzip_tag = identity_tags(if_none_match)
+            scope = dict(scope)
+            scope["headers"] = [
+                (k, rewritten.encode("latin-1") if k == b"if-none-match" else v) for k, v in scope["headers"]
+            ]
+
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def send_encoded(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = Headers(raw=message["headers"])
+                media = headers.get("content-type", "").split(";")[0].strip().lower()
+                if message["status"] == 304:
+                    mutable = MutableHeaders(raw=message["headers"])
+                    if client_had_gzip_tag and (etag := mutable.get("etag")):
+                        mutable["etag"] = gzip_tag(etag)
+                    mutable.add_vary_header("Accept-Encoding")
+                    await send(message)
+                elif media not in COMPRESSIBLE or "content-encoding" in headers:
+                    await send(message)  # the stream, images, an answer already encoded: as they are
+                else:
+                    MutableHeaders(raw=message["headers"]).add_vary_header("Accept-Encoding")
+                    if not wants_gzip:
+                        await send(message)
+                    else:
+                        start = message  # held until the whole body is here (answers are finished bytes)
+                return
+            if start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            headers = MutableHeaders(raw=start["headers"])
+            if len(body) >= MINIMUM_BYTES:
+                body = gzip.compress(body, compresslevel=6, mtime=0)
+                headers["content-encoding"] = "gzip"
+                if etag := headers.get("etag"):
+                    headers["etag"] = gzip_tag(etag)
+            headers["content-length"] = str(len(body))
+            await send(start)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await self.app(scope, receive, send_encoded)
