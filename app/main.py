@@ -9,7 +9,19 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from app.api import actors, control, events, health, map_data, ogc, places, sources, territories, tiles
+from app.api import (
+    actors,
+    control,
+    events,
+    exports,
+    health,
+    map_data,
+    ogc,
+    places,
+    sources,
+    territories,
+    tiles,
+)
 from app.api.compression import GzipByEncoding
 from app.api.limits import RateLimiter, RequestGuard
 from app.api.openapi import openapi_document, operation_id
@@ -77,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.
-    for module in (places, control, actors, sources, events, territories, tiles, ogc, map_data):
+    for module in (places, control, actors, sources, events, territories, tiles, ogc, map_data, exports):
         app.include_router(module.router)
     install_browser_side(app, settings)
     return app

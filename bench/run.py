@@ -79,7 +79,16 @@ def csv(value: str) -> list[str]:
 
 @contextlib.contextmanager
 def serve(database_url: str, log: Path, workers: int, timeout: float = 60) -> Iterator[str]:
-    """`workers` uvicorn processes on a free loopback port, answering /healthz; stopped by its PID whatever happens."""
+    """`workers` uvicorn processes on a free loopback port, answering /healthz; stopped by PID whatever happens."""
+    with serving(database_url, log, timeout, workers=workers) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def serving(
+    database_url: str, log: Path, timeout: float = 60, *, workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`serve`, also handing out the process (bench/exports.py reads the memory of its one worker)."""
     port = free_loopback_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning"}
@@ -96,7 +105,7 @@ def serve(database_url: str, log: Path, workers: int, timeout: float = 60) -> It
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"uvicorn is not answering /healthz:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield base
+        yield base, server
     finally:
         server.terminate()
         try:

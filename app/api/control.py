@@ -9,14 +9,22 @@ from starlette.responses import Response
 
 from app.api.caching import GEOJSON, cached
 from app.api.deps import READ, ReadConnection
+from app.api.exports import export_response, with_slugs
 from app.api.filters import AsOf, ChangesPage, ChangesQuery, ControlQuery, OnDate
+from app.api.formats import EXPORT_CONTENT, JSON, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.responses import GeoJSONResponse
 from app.db.queries.control import changes_json, control_map_json, summary_json
+from app.db.queries.exports import change_rows, control_rows
 from app.schemas.control import ChangesRead, ControlMap, SummaryRead
 
 router = APIRouter(prefix="/v1", tags=["control"])
 BAD_INPUT: dict[int | str, dict[str, Any]] = {
     400: {"description": "A parameter is invalid", "content": {"application/problem+json": {}}}
+}
+EXPORTABLE: dict[int | str, dict[str, Any]] = {
+    **BAD_INPUT,
+    **NOT_ACCEPTABLE,
+    200: {"content": EXPORT_CONTENT},
 }
 
 
@@ -25,20 +33,37 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
     dependencies=READ,
     response_model=ControlMap,
     response_class=GeoJSONResponse,
-    responses=BAD_INPUT,
+    responses=EXPORTABLE,
 )
-async def get_control_map(request: Request, conn: ReadConnection, where: ControlQuery) -> Response:
-    """Every place's state on a date, as a GeoJSON FeatureCollection ready for a map."""
+async def get_control_map(
+    request: Request, conn: ReadConnection, where: ControlQuery, f: FormatQuery = None
+) -> Response:
+    """Every place's state on a date, as a GeoJSON FeatureCollection ready for a map (or an export: `f`)."""
+    if media_type := export_format(request, f, {"geojson": GEOJSON}, JSON):
+        return await export_response(
+            request,
+            media_type,
+            [control_rows(await with_slugs(conn, where))],
+            f"control-{where.at}",
+            as_of=where.as_of,
+        )
     return cached(
         request, await control_map_json(conn, where), where.at, media_type=GEOJSON, as_of=where.as_of
     )
 
 
-@router.get("/changes", response_model=ChangesRead, dependencies=READ, responses=BAD_INPUT)
+@router.get("/changes", response_model=ChangesRead, dependencies=READ, responses=EXPORTABLE)
 async def get_changes(
-    request: Request, conn: ReadConnection, where: ChangesQuery, page: ChangesPage
+    request: Request, conn: ReadConnection, where: ChangesQuery, page: ChangesPage, f: FormatQuery = None
 ) -> Response:
-    """Places whose holder or status differs between two dates, each with before, after and the events between."""
+    """Places whose holder or status differs between two dates, each with before, after and the events between.
+
+    An export (`f`) holds every such place, one row each, unpaged."""
+    if media_type := export_format(request, f, {"json": JSON}):
+        name = f"changes-{where.start}-{where.end}"
+        return await export_response(
+            request, media_type, [change_rows(await with_slugs(conn, where))], name, as_of=where.as_of
+        )
     return cached(request, await changes_json(conn, where, page), where.start, where.end, as_of=where.as_of)
 
 

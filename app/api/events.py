@@ -14,11 +14,15 @@ from starlette.responses import Response, StreamingResponse
 from app.api.auth import IngestKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection, read_connection
+from app.api.exports import export_response
 from app.api.filters import link_to_next
+from app.api.formats import EXPORT_CONTENT, JSON, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.params import DATE, decode_cursor, parse_date, parse_position, parse_since
 from app.api.responses import PROBLEM, json_response
+from app.db.queries.exports import event_rows
 from app.db.queries.filters import Page
 from app.db.queries.pages import page_body
+from app.db.queries.references import resolve
 from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, PayloadTooLarge
 from app.schemas.events import (
@@ -165,7 +169,12 @@ def events_cursor(value: str | None, order: str) -> feed.Cursor | None:
         raise InvalidParameter("cursor", f"is not a cursor this API gave out for order={order}") from None
 
 
-@router.get("", response_model=EventPage, dependencies=READ, responses=READ_PROBLEMS)
+@router.get(
+    "",
+    response_model=EventPage,
+    dependencies=READ,
+    responses={**READ_PROBLEMS, **NOT_ACCEPTABLE, 200: {"content": EXPORT_CONTENT}},
+)
 async def list_events(
     request: Request,
     conn: ReadConnection,
@@ -189,9 +198,14 @@ async def list_events(
     ] = "recorded",
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page")] = 100,
     cursor: Annotated[str | None, Query(description="From the `next` link of the previous page")] = None,
+    f: FormatQuery = None,
 ) -> Response:
-    """Events with their latest change: in recording order with a resumable position, or newest first."""
+    """Events with their latest change: in recording order with a resumable position, or newest first.
+
+    An export (`f`) holds every recorded event the filters match, in id order, unpaged."""
     filters = event_filter(place, actor, start, to)
+    if media_type := export_format(request, f, {"json": JSON}):
+        return await export_events(request, conn, media_type, filters, since)
     position, moment = parse_since(since)
     after = events_cursor(cursor, order)
     page = await feed.events_page(
@@ -221,6 +235,23 @@ async def list_events(
         tail={"position": latest},
     )
     return cached(request, body, max_age=request.app.state.settings.cache_max_age_feed)
+
+
+async def export_events(
+    request: Request, conn: AsyncConnection, media_type: str, filters: feed.EventFilter, since: str | None
+) -> Response:
+    if since is not None:
+        raise InvalidParameter(
+            "since", "follows the feed's pages; an export holds every event (use from, to)"
+        )
+    place_id = None
+    if filters.place is not None:
+        place_id = (await resolve(conn, "place", filters.place, field="place", location="query"))["id"]
+    actor = None
+    if filters.actor is not None:
+        actor = (await resolve(conn, "actor", filters.actor, field="actor", location="query"))["slug"]
+    rows = event_rows(place_id=place_id, actor=actor, start=filters.from_date, end=filters.to_date)
+    return await export_response(request, media_type, [rows], "events")
 
 
 @router.get(

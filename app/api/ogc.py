@@ -17,10 +17,13 @@ from starlette.responses import Response
 
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
+from app.api.exports import export_response
+from app.api.formats import EXPORT_CONTENT, EXPORTS, EXTENSIONS, negotiate
 from app.api.params import parse_bbox
 from app.api.responses import MVT
 from app.api.tiles import MAX_ZOOM, get_tile
 from app.db.queries.cql2 import filter_sql
+from app.db.queries.exports import Rows
 from app.db.queries.ogc import (
     COLLECTIONS,
     Collection,
@@ -31,7 +34,7 @@ from app.db.queries.ogc import (
     items_json,
 )
 from app.db.queries.tiles import FIELDS
-from app.errors import InvalidParameter, NotAcceptable, NotFound
+from app.errors import InvalidParameter, NotFound
 from app.schemas.ogc import (
     CONFORMANCE,
     CRS84,
@@ -95,33 +98,6 @@ CollectionPath = Annotated[
 
 def root_of(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/ogc"
-
-
-def negotiate(request: Request, f: str | None, offered: dict[str, str], *also: str) -> str:
-    """The media type to answer with, from `f` (offered: f value -> media type) or the Accept header (the
-    offered media types and `also`); a 406 listing the formats otherwise.
-
-    Media types compare without their parameters (GDAL asks for `...openapi+json;version=3.0, ...`)."""
-    formats = list(dict.fromkeys([*offered.values(), *also]))
-    if f is not None:
-        if f not in offered:
-            raise NotAcceptable(
-                f"f={f} is not offered here; f may be {', '.join(offered)}.", formats=formats, f=list(offered)
-            )
-        return offered[f]
-    accept = request.headers.get("accept", "")
-    wanted = [part.split(";")[0].strip().lower() for part in accept.split(",") if part.strip()]
-    if not wanted or any(media_type in ("*/*", "application/*") for media_type in wanted):
-        return formats[0]
-    by_base = {media_type.split(";")[0]: media_type for media_type in formats}
-    for media_type in wanted:
-        if media_type in by_base:
-            return by_base[media_type]
-    raise NotAcceptable(
-        f"None of the media types asked for ({accept}) is offered here: {', '.join(formats)}.",
-        formats=formats,
-        f=list(offered),
-    )
 
 
 def collection_of(collection_id: str) -> Collection:
@@ -299,7 +275,10 @@ async def collection_schema(
     return cached(request, orjson.dumps(body), media_type=SCHEMA_JSON)
 
 
-@router.get("/collections/{collection_id}/items", responses={**PROBLEMS, 200: {"content": {GEOJSON: {}}}})
+@router.get(
+    "/collections/{collection_id}/items",
+    responses={**PROBLEMS, 200: {"content": {GEOJSON: {}, **EXPORT_CONTENT}}},
+)
 async def items(
     request: Request,
     conn: ReadConnection,
@@ -318,7 +297,7 @@ async def items(
     f: FormatQuery = None,
 ) -> Response:
     """A page of a collection's features (GeoJSON), filtered by bbox, datetime, properties and CQL2."""
-    media_type = negotiate(request, f, GEOJSON_FORMATS)
+    media_type = negotiate(request, f, {**GEOJSON_FORMATS, **EXPORTS})
     found = collection_of(collection_id)
     unknown = sorted(set(request.query_params) - set(ITEMS_PARAMETERS) - set(found.properties))
     if unknown:
@@ -353,6 +332,9 @@ async def items(
         condition, filter_params = filter_sql(found, filter_, lang)
         clauses.append(condition)
         params |= filter_params
+    if media_type in EXTENSIONS:  # an export: every matching feature, unpaged
+        rows = Rows(found, " AND ".join(clauses), params)
+        return await export_response(request, media_type, [rows], found.id)
     here = request.url
     params["links"] = orjson.dumps(
         [

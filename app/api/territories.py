@@ -13,9 +13,12 @@ from starlette.responses import Response
 from app.api.auth import IngestKey
 from app.api.caching import GEOJSON, JSON, cached
 from app.api.deps import READ, ReadConnection
+from app.api.exports import export_response, with_slugs
 from app.api.filters import AreaQuery, FromQuery, OnDate, ToQuery
+from app.api.formats import EXPORT_CONTENT, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.params import BboxQuery, parse_bbox, parse_date_range
 from app.api.responses import PROBLEM, GeoJSONResponse
+from app.db.queries.exports import territory_rows
 from app.db.queries.territory import frontlines_json, territories_json, territory_diff_json
 from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, PayloadTooLarge
@@ -172,10 +175,19 @@ def _features_of(body: dict[str, Any]) -> list[Any]:
     response_model=TerritoryMap,
     response_class=GeoJSONResponse,
     dependencies=READ,
-    responses=READ_PROBLEMS,
+    responses={**READ_PROBLEMS, **NOT_ACCEPTABLE, 200: {"content": EXPORT_CONTENT}},
 )
-async def list_territories(request: Request, conn: ReadConnection, where: AreaQuery) -> Response:
-    """Areas held on a date, as GeoJSON: actor, its coalitions, dates, source, geodesic area; simplified on request."""
+async def list_territories(
+    request: Request, conn: ReadConnection, where: AreaQuery, f: FormatQuery = None
+) -> Response:
+    """Areas held on a date, as GeoJSON: actor, its coalitions, dates, source, geodesic area; simplified on request.
+
+    An export (`f`) holds the areas whole: neither clipped to the bbox nor simplified."""
+    if media_type := export_format(request, f, {"geojson": GEOJSON}, JSON):
+        name = f"territories-{where.at}"
+        return await export_response(
+            request, media_type, [territory_rows(await with_slugs(conn, where))], name
+        )
     return cached(request, await territories_json(conn, where), where.at, media_type=GEOJSON)
 
 

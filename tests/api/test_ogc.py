@@ -304,10 +304,13 @@ async def test_one_feature_and_a_missing_one(client: httpx.AsyncClient) -> None:
 
 
 async def test_formats_not_offered_are_406_listing_them(client: httpx.AsyncClient) -> None:
-    body = await problem(client, ITEMS.format("places"), 406, f="csv")
-    assert body["formats"] == [GEOJSON, "application/json"]
-    response = await client.get(ITEMS.format("places"), headers={"Accept": "text/csv"})
-    assert response.status_code == 406 and response.json()["formats"] == [GEOJSON, "application/json"]
+    # Items offer GeoJSON and the exports (tests/api/test_exports.py), nothing else.
+    offered = [GEOJSON, "application/json", "text/csv", "application/x-ndjson", "application/geo+json-seq"]
+    offered += ["application/flatgeobuf", "application/geopackage+sqlite3"]
+    body = await problem(client, ITEMS.format("places"), 406, f="xlsx")
+    assert body["formats"] == offered
+    response = await client.get(ITEMS.format("places"), headers={"Accept": "application/vnd.ms-excel"})
+    assert response.status_code == 406 and response.json()["formats"] == offered
     response = await client.get("/ogc/collections", headers={"Accept": "application/xml"})
     assert response.status_code == 406
     response = await client.get(ITEMS.format("places"), headers={"Accept": "application/json"})
