@@ -60,16 +60,19 @@ def _tile_numbers(z: str, x: str, y: str) -> tuple[int, int, int]:
     return zoom, column, row
 
 
+TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MVT: BINARY}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
+    204: {"description": "Nothing of this layer in the tile on that date"},
+    400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
+    404: {"description": "Unknown layer", **PROBLEM},
+}
+
+
 @router.get(
     "/{layer}/{z}/{x}/{y}.mvt",
     dependencies=READ,
     response_class=MVTResponse,
-    responses={
-        200: {"content": {MVT: BINARY}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
-        204: {"description": "Nothing of this layer in the tile on that date"},
-        400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
-        404: {"description": "Unknown layer", **PROBLEM},
-    },
+    responses=TILE_RESPONSES,
 )
 async def get_tile(
     request: Request,
@@ -102,12 +105,7 @@ async def get_tile(
     "/{layer}/{on}/{z}/{x}/{y}.mvt",
     dependencies=READ,
     response_class=MVTResponse,
-    responses={
-        200: {"content": {MVT: BINARY}, "description": "The tile (Mapbox Vector Tile 2.1, extent 4096)"},
-        204: {"description": "Nothing of this layer in the tile on that date"},
-        400: {"description": "z, x or y outside the tile pyramid, or a bad date", **PROBLEM},
-        404: {"description": "Unknown layer", **PROBLEM},
-    },
+    responses=TILE_RESPONSES,
 )
 async def get_dated_tile(
     request: Request,
