@@ -6,19 +6,18 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.api.deps import read_connection
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import app_on
+from tests.live_server import serving
 
 DASHBOARD = "https://dash.example.org"
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -108,25 +107,8 @@ async def test_cors_preflight_and_simple_get_for_a_listed_origin(
 @pytest.fixture
 async def cors_server(write_engine: AsyncEngine) -> AsyncIterator[str]:
     """The app under uvicorn on loopback with CORS for the dashboard: ASGITransport cannot stream SSE."""
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app_on(write_engine, cors_origins=DASHBOARD, feed_heartbeat_seconds=0.3),
-        lifespan="off",
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        listening.close()
+    async with serving(app_on(write_engine, cors_origins=DASHBOARD, feed_heartbeat_seconds=0.3)) as url:
+        yield url
 
 
 async def test_event_stream_is_readable_cross_origin_and_never_compressed(cors_server: str) -> None:

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import create_engine
 from tests.api.test_events_feed import key_of, post_batch, write_event
 from tests.conftest import app_on, database_on
+from tests.live_server import serving
 
 TIMEOUT = 10  # seconds any one wait may take: a broken stream fails the test instead of hanging it
 HEARTBEAT = 0.3
@@ -26,27 +25,8 @@ HEARTBEAT = 0.3
 @pytest.fixture
 async def live_server(write_engine: AsyncEngine) -> AsyncIterator[str]:
     """The app under uvicorn on 127.0.0.1 and a free port, in this event loop; stopped after the test."""
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    # lifespan off: the app keeps the test's engine instead of creating its own.
-    config = uvicorn.Config(
-        app_on(write_engine, feed_heartbeat_seconds=HEARTBEAT),
-        lifespan="off",
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    async with asyncio.timeout(TIMEOUT):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, TIMEOUT)
-        listening.close()
+    async with serving(app_on(write_engine, feed_heartbeat_seconds=HEARTBEAT), timeout=TIMEOUT) as url:
+        yield url
 
 
 class Stream:

@@ -4,18 +4,16 @@ there was none, with no console error and no failed request."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import app_on
+from tests.live_server import serving
 
 TIMEOUT_MS = 20_000  # any one wait: a broken page fails the test instead of hanging it
 expect.set_options(timeout=TIMEOUT_MS)
@@ -41,20 +39,8 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 async def map_server(engine: AsyncEngine) -> AsyncIterator[str]:
     """The app under uvicorn on loopback, on the seeded session database (the pages only read)."""
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app_on(engine), lifespan="off", log_level="warning", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        listening.close()
+    async with serving(app_on(engine)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,13 @@ the session's shared cluster is never disturbed."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import socket
 import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from app.db import migrate
 from app.localdb import APP_ROLE, LocalCluster
@@ -23,26 +19,6 @@ from app.settings import Settings
 TIMEOUT = 20  # seconds any one wait may take: a broken server fails the test instead of hanging it
 # Connection slots of the fault cluster: few, so that taking them all is quick.
 FAULT_MAX_CONNECTIONS = 30
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """The app under uvicorn on 127.0.0.1 and a free port, with its lifespan (its own pools), in this loop."""
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    async with asyncio.timeout(TIMEOUT):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, TIMEOUT)
-        listening.close()
 
 
 def app_for(database_url: str, **settings: Any) -> Any:

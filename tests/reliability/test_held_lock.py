@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.listen import plain_url
 from tests.api.test_events_feed import new_event
 from tests.conftest import new_key
-from tests.reliability.conftest import app_for, serving
+from tests.live_server import serving
+from tests.reliability.conftest import TIMEOUT, app_for
 
 LOCK_TIMEOUT = 1.0
 POOL_TIMEOUT = 0.5
@@ -36,7 +37,10 @@ async def test_writers_queued_on_a_held_lock_get_503_and_reads_still_answer(
     )
     holder = await asyncpg.connect(url)
     try:
-        async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async with (
+            serving(app, lifespan="on", timeout=TIMEOUT) as base,
+            httpx.AsyncClient(base_url=base, timeout=10) as client,
+        ):
             holding = holder.transaction()
             await holding.start()
             await holder.execute("SELECT 1 FROM place WHERE slug = 'palmyra' FOR UPDATE")

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from app.localdb import APP_ROLE, LocalCluster
-from tests.reliability.conftest import FAULT_MAX_CONNECTIONS, TIMEOUT, app_for, serving
+from tests.live_server import serving
+from tests.reliability.conftest import FAULT_MAX_CONNECTIONS, TIMEOUT, app_for
 
 LOADERS = 4
 DOWN_FOR = 1.5  # seconds the server stays stopped
@@ -58,7 +59,10 @@ async def run_blocking(function: Any) -> Any:
 
 async def test_postgres_stopped_and_restarted_under_read_load(fault_cluster: LocalCluster) -> None:
     app = app_for(fault_cluster.url, pool_size=4, write_pool_size=2, pool_timeout_seconds=1)
-    async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as http:
+    async with (
+        serving(app, lifespan="on", timeout=TIMEOUT) as base,
+        httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as http,
+    ):
         load = Load(base, "/v1/actors")
         clients = [asyncio.create_task(load.client()) for _ in range(LOADERS)]
         async with http.stream("GET", "/v1/events/stream") as stream:
@@ -110,7 +114,10 @@ async def test_streams_share_one_connection_and_a_full_server_answers_503(
     admin = await asyncpg.connect(fault_cluster.admin_url)
     hogs: list[asyncpg.Connection] = []
     try:
-        async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as http:
+        async with (
+            serving(app, lifespan="on", timeout=TIMEOUT) as base,
+            httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as http,
+        ):
             async with asyncio.timeout(TIMEOUT):
                 streams = [
                     await http.send(http.build_request("GET", "/v1/events/stream"), stream=True)
