@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import NOT_FOUND, AmbiguousReference, ReferenceLocation, ReferenceNotFound
@@ -53,10 +53,18 @@ def actor_named(actor: str, ref: str) -> str:
     return f"territory_normalize({ref}) IN (SELECT territory_normalize(x) FROM unnest({actor}.aliases || {actor}.name) AS x)"
 
 
-def matching(kind: Kind, ref: str, ref_id: str | None = None) -> str:
+def matching(kind: Kind, ref: str, ref_id: str | None = None, *, forms: bool = True) -> str:
     """SELECT id, slug, name of every row `ref` (an SQL expression) may name; each branch is an index probe,
     except the actor names and source URLs of those small tables. `ref_id` is the reference as an id, when the
-    caller has it as a parameter."""
+    caller has it as a parameter. `forms=False` leaves out the place name forms of revision 0012 (for a
+    database before it)."""
+    if kind == "place" and not forms:
+        key = f"k.slug = {ref} OR k.id = {ref_id or id_of(ref)}"
+        return f"""
+            SELECT k.id, k.slug, k.name FROM place AS k WHERE {key}
+            UNION
+            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
+            WHERE n.name_norm = territory_normalize({ref}) AND NOT EXISTS (SELECT 1 FROM place AS k WHERE {key})"""
     if kind == "place":
         key = f"k.slug = {ref} OR k.id = {ref_id or id_of(ref)}"
         # Each tier is tried only when the ones before it name nothing (the conditions on `ref` alone are
@@ -166,23 +174,25 @@ def ref_params(ref: str) -> dict[str, Any]:
 # as cheap as a batch of hits.
 MAX_SUGGESTED = 20
 
+
 # Many references of one kind -> (ref, matches [{id, slug, name}]) in one statement, in the order given; then,
 # only when some named nothing, their suggestions in a second one. So a batch of hits runs the plain lookups
 # (1,000 place references: 20-30 ms, as before), and on a connection with JIT on (psql, not the app's engines)
 # the suggestions' estimated cost does not push it past jit_above_cost (+100 ms of compiling when it did).
-RESOLVE = {
-    kind: text(f"""
+def resolve_statement(kind: Kind, *, forms: bool = True) -> TextClause:
+    return text(f"""
         SELECT r.ref, m.matches
         FROM unnest(CAST(:refs AS text[])) WITH ORDINALITY AS r(ref, n)
         CROSS JOIN LATERAL (
             SELECT coalesce(json_agg(json_build_object('id', k.id, 'slug', k.slug, 'name', k.name) ORDER BY k.id),
                             '[]'::json) AS matches
-            FROM ({matching(kind, "r.ref")}) AS k
+            FROM ({matching(kind, "r.ref", forms=forms)}) AS k
         ) AS m
         ORDER BY r.n
     """)
-    for kind in KINDS
-}
+
+
+RESOLVE = {kind: resolve_statement(kind) for kind in KINDS}
 SUGGEST = {
     kind: text(
         f"SELECT r.ref, {suggestions_json(kind, 'r.ref')} FROM unnest(CAST(:refs AS text[])) AS r(ref)"
