@@ -68,6 +68,7 @@ def downgrade() -> None:
     op.drop_column("place_name", "name_base")  # and its index
     op.drop_column("place_name", "name_key")
     install_snapshot("0006_feed_positions")
+    op.execute("DROP FUNCTION territory_places_by_form(text)")
     op.execute("DROP FUNCTION territory_name_skeleton(text)")
     op.execute("DROP FUNCTION territory_facility_base(text)")
     op.execute("DROP FUNCTION territory_name_key(text)")

@@ -9,7 +9,7 @@ What a reference may be, by kind (a key match wins over a name match, so a slug 
 Names are compared as `territory_normalize` reads them: case, accents, apostrophes and hyphens do not matter.
 A place reference that is no key and no spelling is tried, in this order, without the Arabic article
 (`territory_name_key`: "Bab", "Deir Zor", "Dayr az-Zawr" are then spellings of al-Bab and Deir ez-Zor), then as
-an airport or base designation (`territory_facility_base`): "<X> airport/airbase/air base/airfield/military
+an airport or base designation (`territory_facility_base`; both in `territory_places_by_form`): "<X> airport/airbase/air base/airfield/military
 airport/base", "مطار X" names the airbases and military bases that X (any spelling, with or without the
 article) names, or whose parent X names ("Deir ez-Zour airport", "Tabqa airbase", "Kweires air base"). Several
 such places are ambiguous (409), as for any spelling.
@@ -34,9 +34,6 @@ from app.vocabulary import MAX_REFERENCE
 
 Kind = Literal["place", "actor", "coalition", "source"]
 KINDS: tuple[Kind, ...] = ("place", "actor", "coalition", "source")
-
-# The kinds of place an airport or base designation ("X airbase") may name.
-FACILITY_KINDS = "('airbase', 'military_base')"
 
 # A reference that is an id, as a number the primary key's index can look up (`id::text = ref` cannot: it read
 # every place once per reference, 38 s for a batch of 1,000 at 100,000 places); NULL for anything else.
@@ -67,32 +64,19 @@ def matching(kind: Kind, ref: str, ref_id: str | None = None, *, forms: bool = T
             WHERE n.name_norm = territory_normalize({ref}) AND NOT EXISTS (SELECT 1 FROM place AS k WHERE {key})"""
     if kind == "place":
         key = f"k.slug = {ref} OR k.id = {ref_id or id_of(ref)}"
-        # Each tier is tried only when the ones before it name nothing (the conditions on `ref` alone are
-        # evaluated once, before the branch's scan): the key, a spelling, a spelling without the article, the
-        # airport or base named after a place.
         no_key = f"NOT EXISTS (SELECT 1 FROM place AS k WHERE {key})"
         no_spelling = (
             f"NOT EXISTS (SELECT 1 FROM place_name AS x WHERE x.name_norm = territory_normalize({ref}))"
         )
-        no_keyed = f"NOT EXISTS (SELECT 1 FROM place_name AS x WHERE x.name_key = territory_name_key({ref}))"
-        base = f"territory_facility_base({ref})"
-        facility = (
-            f"{no_key} AND {no_spelling} AND {no_keyed} AND {base} IS NOT NULL AND p.kind IN {FACILITY_KINDS}"
-        )
+        # The name forms only when the reference is no key and no spelling (conditions on `ref` alone: evaluated
+        # once, before the function runs).
         return f"""
             SELECT k.id, k.slug, k.name FROM place AS k WHERE {key}
             UNION
             SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
             WHERE n.name_norm = territory_normalize({ref}) AND {no_key}
             UNION
-            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
-            WHERE n.name_key = territory_name_key({ref}) AND {no_key} AND {no_spelling}
-            UNION
-            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
-            WHERE (n.name_key = {base} OR n.name_base = {base}) AND {facility}
-            UNION
-            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.parent_id = n.place_id
-            WHERE n.name_key = {base} AND {facility}"""
+            SELECT f.id, f.slug, f.name FROM territory_places_by_form({ref}) AS f WHERE {no_key} AND {no_spelling}"""
     if kind == "actor":
         return f"""
             SELECT k.id, k.slug, k.name FROM actor AS k WHERE k.slug = {ref}
