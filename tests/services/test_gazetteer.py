@@ -190,3 +190,9 @@ async def test_post_event_with_a_new_place_creates_it_for_review_and_a_patch_cle
     assert cleared.json()["review"] is None
     assert (await write_client.get("/v1/places", params={"review": "true"})).json()["items"] == []
     assert (await write_client.get("/v1/places", params={"review": "maybe"})).status_code == 400
+    # A location off the globe is a 422 naming the field, and nothing is created.
+    bad = event(external_id="bad", place="Nowhere", location={"lat": 95, "lon": 38.77})
+    refused = await write_client.post("/v1/events", json=bad, headers=ingest_headers)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in refused.json()["errors"]] == ["location.lat"]
