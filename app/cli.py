@@ -39,6 +39,8 @@ db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 cli.add_typer(db_cli, name="db")
 keys_cli = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+import_cli = typer.Typer(help="Import another dataset's export (ACLED).", no_args_is_help=True)
+cli.add_typer(import_cli, name="import")
 
 
 def database_url() -> str:
@@ -293,6 +295,79 @@ def ingest_command(
         typer.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
     else:
         for line in [*report.problem_lines(), *report.note_lines(), report.summary()]:
+            typer.echo(line)
+    raise typer.Exit(report.exit_code)
+
+
+@import_cli.command("acled")
+def import_acled_command(
+    file: Annotated[
+        Path, typer.Argument(help="An ACLED export, CSV (as acleddata.com and its API write it)")
+    ],
+    actors: Annotated[
+        Path, typer.Option(help="The mapping of ACLED actor names to our actor slugs (YAML)")
+    ] = DATA_DIR / "acled" / "actors.yaml",
+    retract: Annotated[
+        bool,
+        typer.Option(
+            help="Retract the events of earlier imports this export no longer has, within its countries and "
+            "dates (--no-retract for an export that is not a full one)"
+        ),
+    ] = True,
+    dry_run: Annotated[bool, typer.Option(help="Check and count everything, record nothing")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Events per statement batch")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object")] = False,
+) -> None:
+    """Record ACLED's territory changes as control events (one transaction): exit 0, or 1 when rows were refused
+    (unmapped actors: listed), 2 for a file that is no ACLED export or a refused import (nothing recorded)."""
+    import orjson
+
+    from app.db.engine import create_engine
+    from app.db.transaction import in_transaction
+    from app.ingest import acled
+    from app.ingest.formats import FileError
+    from app.services.imports import ImportRejected, ImportReport, import_acled
+    from app.services.keys import CommandLine
+
+    try:
+        export = acled.read_export(file, acled.load_mapping(actors))
+    except FileError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+
+    class DryRun(Exception):
+        def __init__(self, report: ImportReport) -> None:
+            self.report = report
+
+    async def work(conn: Any) -> ImportReport:
+        report = await import_acled(conn, export, key=CommandLine(), retract=retract, batch_size=batch_size)
+        if dry_run:
+            report.dry_run = True
+            raise DryRun(report)  # rolls the transaction back
+        return report
+
+    async def run() -> ImportReport:
+        engine = create_engine(database_url(), pool_size=1)
+        try:
+            return await in_transaction(engine, work)
+        except DryRun as done:
+            return done.report
+        finally:
+            await engine.dispose()
+
+    import asyncio
+
+    try:
+        report = asyncio.run(run())
+    except ImportRejected as exc:
+        for r in exc.refused:
+            typer.echo(f"line {r['line']}: {r['field']}: {r['reason']} ({r['event_id']})")
+        typer.secho(f"import refused, nothing was recorded: {exc.detail}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in report.lines():
             typer.echo(line)
     raise typer.Exit(report.exit_code)
 

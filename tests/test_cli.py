@@ -42,7 +42,13 @@ def cli_env(engine: AsyncEngine, server_url: str, monkeypatch: pytest.MonkeyPatc
             "2016-12-20",
             "Palmyra on 2016-12-20: Islamic State (since 2016-12-11, until 2017-03-02, controlled; source: ",
         ),
-        ("Deir ez-Zour airport", "2017-01-20", None),
+        (
+            # Not a stored spelling: the airport named after the city, in one of the city's spellings.
+            "Deir ez-Zour airport",
+            "2017-01-20",
+            "Deir ez-Zor Military Airport on 2017-01-20: Syrian Arab Army, besieged by Islamic State",
+        ),
+        ("Palmira airport", "2017-01-20", None),
         (
             "deir-ez-zor-airport",
             "2017-01-20",

@@ -131,6 +131,12 @@ async def place_search(
     radius_km: Annotated[float, Query(gt=0, le=2000, description="Radius around `near`, in km")] = 50,
     bbox: BboxQuery = None,
     kind: KindQuery = None,
+    review: Annotated[
+        bool | None,
+        Query(
+            description="true: only the places awaiting review (created by the gazetteer); false: the others"
+        ),
+    ] = None,
 ) -> PlaceSearch:
     if q is not None and not q.strip():
         raise InvalidParameter("q", "must not be empty")
@@ -141,6 +147,7 @@ async def place_search(
         radius_km=radius_km,
         bbox=parse_bbox(bbox),
         kinds=parse_kinds(kind),
+        review=review,
     )
 
 

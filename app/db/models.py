@@ -162,7 +162,9 @@ class Place(Base):
     geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326, nullable=False))
     country_code: Mapped[str] = mapped_column(String(2))
     population: Mapped[int | None] = mapped_column(Integer)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("place.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("place.id"), index=True)
+    # Why the place awaits review (the gazetteer created it from an event's name and coordinates); NULL: it does not.
+    review: Mapped[str | None] = mapped_column(Text)
 
     names: Mapped[list[PlaceName]] = relationship(back_populates="place", cascade="all, delete-orphan")
 
@@ -187,6 +189,13 @@ class PlaceName(Base):
     name: Mapped[str] = mapped_column(Text)
     lang: Mapped[str | None] = mapped_column(String(20))
     name_norm: Mapped[str] = mapped_column(Text, Computed("territory_normalize(name)", persisted=True))
+    # Without the Arabic article ("al-Bab" = "Bab"); for an airport or base, the name it is named after.
+    name_key: Mapped[str] = mapped_column(
+        Text, Computed("territory_name_key(name)", persisted=True), index=True
+    )
+    name_base: Mapped[str | None] = mapped_column(
+        Text, Computed("territory_facility_base(name)", persisted=True)
+    )
 
     place: Mapped[Place] = relationship(back_populates="names")
 
@@ -234,6 +243,18 @@ class ControlEvent(Base):
     recorded_by: Mapped[int | None] = mapped_column(
         ForeignKey("api_key.id", name="fk_control_event_recorded_by_api_key")
     )
+
+
+class ControlEventOrigin(Base):
+    """The import an event came from (e.g. `acled`) and when the origin last modified it (ACLED's `timestamp`)."""
+
+    __tablename__ = "control_event_origin"
+
+    control_event_id: Mapped[int] = mapped_column(
+        ForeignKey("control_event.id", ondelete="CASCADE"), primary_key=True
+    )
+    origin: Mapped[str] = mapped_column(String(40), index=True)
+    modified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ControlEventSource(Base):

@@ -24,7 +24,10 @@ from app.vocabulary import EventFileFormat as Format
 FORMATS: tuple[str, ...] = get_args(Format)
 EXTENSIONS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".geojson": "geojson"}
 
-COLUMNS = tuple(EventCreate.model_fields)
+# A place given by name and coordinates (for the gazetteer) takes four columns in CSV: `lat`, `lon`,
+# `place_kind`, `country`, which become the event's `location`.
+LOCATION_COLUMNS = {"lat": "lat", "lon": "lon", "place_kind": "kind", "country": "country"}
+COLUMNS = (*(name for name in EventCreate.model_fields if name != "location"), *LOCATION_COLUMNS)
 # Without these a row cannot be an event; external_id is what makes a second run of a file create nothing.
 REQUIRED_COLUMNS = ("external_id", "place", "date", "kind", "status", "sources")
 LIST_COLUMNS = ("parties", "sources")
@@ -163,6 +166,9 @@ def csv_rows(path: Path, header: list[str]) -> Iterator[Row]:
                 value = cell.strip()
                 if name in LIST_COLUMNS:
                     data[name] = [item.strip() for item in value.split(LIST_SEPARATOR) if item.strip()]
+                elif name in LOCATION_COLUMNS:
+                    if value:
+                        data.setdefault("location", {})[LOCATION_COLUMNS[name]] = value
                 elif value:
                     data[name] = value
             yield parse(where, start, data)

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from app.schemas.common import Day, PlaceRef, Read, Ref, Reference, SourceReference, Strict
 from app.schemas.sources import SourceRead
-from app.vocabulary import Confidence, EventKind, Precision, Status
+from app.vocabulary import Confidence, EventKind, PlaceKind, Precision, Status
 
 EXAMPLE: dict[str, Any] = {
     "external_id": "palmyra-2016-12-11-is",
@@ -58,17 +58,34 @@ class EventFields(Strict):
         return self
 
 
+class PlaceLocation(Strict):
+    """Where the event's place is, for a place that may not be known yet: WGS84 degrees (EPSG:4326). With it,
+    `place` is the place's name and the gazetteer decides which place that is: a known place within a distance
+    that depends on its kind (a city 15 km, a village 2.5 km) and named alike (transliterations, the article), or
+    else a new place of this `kind` (default town) and `country` (default: from the coordinates), flagged for
+    review (`/v1/places?review=true`)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    kind: PlaceKind | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+
 class EventCreate(EventFields):
     """A control event to record. Places, actors and sources are named by slug or any known spelling.
 
     `external_id` is the event's identity for retries: sending the same event again creates nothing. It may be
-    left out when the request carries an `Idempotency-Key` header, from which it is then derived."""
+    left out when the request carries an `Idempotency-Key` header, from which it is then derived. With
+    `location`, `place` is a name the gazetteer resolves near those coordinates (creating the place if none fits)."""
 
     model_config = ConfigDict(
-        extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [EXAMPLE]}
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [EXAMPLE]},
     )
 
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    location: PlaceLocation | None = None
 
 
 class EventBatch(Strict):
@@ -137,11 +154,23 @@ class EventDetail(EventRead):
     retracted_at: datetime | None
 
 
+class LocatedPlace(Read):
+    """The place an event's `location` resolved to: a known one (`matched`, at `distance_km` from the point given)
+    or one created for it (`created`, flagged for review)."""
+
+    id: int
+    slug: str
+    name: str
+    result: Literal["matched", "created"]
+    distance_km: float | None
+
+
 class EventBatchItem(Read):
     index: int
     id: int
     external_id: str
     result: Literal["created", "existing"]
+    place: LocatedPlace | None = None
 
 
 class EventBatchReport(Read):

@@ -83,6 +83,12 @@ class PlacePatch(Strict):
     lon: float | None = Field(default=None, description="WGS84 longitude, -180..180")
     population: Count | None = None
     parent: Reference | None = None
+    review: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Why the place awaits review; `null` clears the flag once it is checked (the gazetteer sets it "
+        "on the places it creates)",
+    )
 
 
 class PlaceNames(Strict):
@@ -109,6 +115,10 @@ class PlaceRead(Read):
     parent: PlaceRef | None
     children: list[PlaceRef]
     names: list[PlaceName]
+    review: str | None = Field(
+        description="Why the place awaits review (created by the gazetteer from an event's name and "
+        "coordinates); null when it does not"
+    )
 
 
 class PlaceItem(Read):
@@ -118,6 +128,7 @@ class PlaceItem(Read):
     kind: PlaceKind
     country_code: str
     location: Point
+    review: str | None
     score: float | None = None
     matched_name: str | None = None
     distance_km: float | None = None

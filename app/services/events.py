@@ -22,6 +22,7 @@ from app.db.queries import events as q
 from app.db.queries.references import Kind, References
 from app.errors import Conflict, NotFound, Unprocessable
 from app.schemas.events import EventCreate, EventFields, EventPatch
+from app.services.gazetteer import locate
 from app.services.keys import ApiKey, Recorder
 
 
@@ -36,8 +37,12 @@ class Outcome:
         return sum(1 for item in self.items if item["result"] == "created")
 
     @property
+    def corrected(self) -> int:
+        return sum(1 for item in self.items if item["result"] == "corrected")
+
+    @property
     def existing(self) -> int:
-        return len(self.items) - self.created
+        return len(self.items) - self.created - self.corrected
 
 
 def event_references(events: Sequence[EventFields]) -> dict[Kind, set[str]]:
@@ -88,10 +93,14 @@ async def create_events(
     key: Recorder,
     idempotency_key: str | None = None,
     single: bool = False,
+    correct: bool = False,
 ) -> Outcome:
     """Record events: new ones are created, ones already recorded with the same content are reported as
     existing, anything else (unknown references, the same external_id with other content, two holders on one
-    day) rejects the whole request."""
+    day) rejects the whole request. With `correct` (an importer re-reading its source), an event recorded with
+    other content, or retracted, is corrected to this content instead (`corrected`), its history kept.
+    A located place (an event's `location`) is resolved by the gazetteer first."""
+    events, located = await locate(conn, events)
     errors: list[dict[str, Any]] = []
     external_ids: list[str] = []
     for index, e in enumerate(events):
@@ -144,9 +153,12 @@ async def create_events(
         found = await conn.execute(q.STORED_CONTENT, {"external_ids": [r["external_id"] for r in present]})
         stored = {r.external_id: r for r in found}
     conflicts = []
+    corrected: dict[str, int] = {}
     for row in present:
         old = stored[row["external_id"]]
-        if content(row) != content(dict(old.content)):
+        if correct and (old.retracted or content(row) != content(dict(old.content))):
+            corrected[row["external_id"]] = old.id
+        elif content(row) != content(dict(old.content)):
             conflicts.append(
                 {
                     "index": row["index"],
@@ -160,29 +172,33 @@ async def create_events(
     if conflicts:
         raise Conflict(problem_summary(conflicts, len(events)), errors=conflicts)
 
-    if inserted:
-        await conn.execute(q.RECORD_VERSIONS, {"ids": list(inserted.values()), "key_id": key.id})
-        await check_one_holder_a_day(
-            conn, list(inserted.values()), {r["external_id"]: r["index"] for r in rows}
-        )
+    if corrected:
+        changed = {"rows": payload, "ids": list(corrected.values())}
+        await conn.execute(q.UPDATE_EVENTS, {**changed, "key_id": key.id})
+        await conn.execute(q.REPLACE_SOURCES_OF, changed)
+    if written := [*inserted.values(), *corrected.values()]:
+        await conn.execute(q.RECORD_VERSIONS, {"ids": written, "key_id": key.id})
+        await check_one_holder_a_day(conn, written, {r["external_id"]: r["index"] for r in rows})
 
     outcome = Outcome()
     for row in rows:
         external_id = row["external_id"]
-        if external_id in inserted and first_of[external_id] is row:
-            outcome.items.append(
-                {
-                    "index": row["index"],
-                    "id": inserted[external_id],
-                    "external_id": external_id,
-                    "result": "created",
-                }
-            )
+        first = first_of[external_id] is row
+        if external_id in inserted and first:
+            event_id, result = inserted[external_id], "created"
+        elif external_id in corrected and first:
+            event_id, result = corrected[external_id], "corrected"
         else:
-            event_id = inserted.get(external_id) or stored[external_id].id
-            outcome.items.append(
-                {"index": row["index"], "id": event_id, "external_id": external_id, "result": "existing"}
-            )
+            event_id, result = inserted.get(external_id) or stored[external_id].id, "existing"
+        item: dict[str, Any] = {
+            "index": row["index"],
+            "id": event_id,
+            "external_id": external_id,
+            "result": result,
+        }
+        if row["index"] in located:
+            item["place"] = located[row["index"]]
+        outcome.items.append(item)
     return outcome
 
 

@@ -249,7 +249,9 @@ async def correct_place(conn: AsyncConnection, slug: str, patch: PlacePatch, *, 
         k: getattr(stored, k)
         for k in ("slug", "name", "kind", "country", "lat", "lon", "population", "parent")
     }
-    place = merged(PlaceIn, current, patch)
+    # The review flag is no field of a place as created: it is set apart from the merge.
+    fields = PlacePatch.model_validate(patch.model_dump(exclude_unset=True, exclude={"review"}))
+    place = merged(PlaceIn, current, fields)
     parent_id = await corrected_parent(
         conn,
         stored,
@@ -272,6 +274,8 @@ async def correct_place(conn: AsyncConnection, slug: str, patch: PlacePatch, *, 
             "parent_id": parent_id,
         },
     )
+    if "review" in patch.model_fields_set:
+        await conn.execute(q.SET_PLACE_REVIEW, {"id": stored.id, "review": patch.review})
     warnings: list[dict[str, Any]] = []
     if patch.model_fields_set & {"lat", "lon", "country"}:
         warnings += await coordinate_warnings(conn, stored.id, place)

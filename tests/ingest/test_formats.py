@@ -147,3 +147,21 @@ def test_whole_file_problems_stop_before_any_row(
 def test_a_missing_file_is_a_file_error(tmp_path: Path) -> None:
     with pytest.raises(FileError, match="no such file"):
         open_events(tmp_path / "missing.csv")
+
+
+def test_csv_location_columns_give_the_place_by_name_and_coordinates(tmp_path: Path) -> None:
+    """lat, lon, place_kind and country make the event's location, for the gazetteer; without them the place
+    is a reference as before."""
+    path = tmp_path / "located.csv"
+    path.write_text(
+        "external_id,place,date,kind,actor,status,sources,lat,lon,place_kind,country\n"
+        "a,Tell Aswad,2017-06-01,captured,islamic-state,controlled,rferl-miller-2017-is-collapsing,36.0,38.0,village,SY\n"
+        "b,Tadmur,2017-06-01,captured,islamic-state,controlled,rferl-miller-2017-is-collapsing,,,,\n"
+        "c,Tell Aswad,2017-06-01,captured,islamic-state,controlled,rferl-miller-2017-is-collapsing,95,38.0,,\n",
+        encoding="utf-8",
+    )
+    a, b, c = open_events(path).rows
+    assert a.event is not None and a.event.location is not None
+    assert (a.event.location.lat, a.event.location.lon, a.event.location.kind) == (36.0, 38.0, "village")
+    assert b.event is not None and b.event.location is None
+    assert [p.field for p in c.problems] == ["location.lat"]

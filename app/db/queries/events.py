@@ -52,7 +52,7 @@ LINK_SOURCES = text(f"""
 """)
 
 STORED_CONTENT = text("""
-    SELECT e.id, e.external_id, json_build_object(
+    SELECT e.id, e.external_id, e.retracted_at IS NOT NULL AS retracted, json_build_object(
         'place_id', e.place_id, 'occurred_on', e.occurred_on, 'precision', e.precision, 'seq', e.seq,
         'kind', e.kind, 'actor_id', e.actor_id, 'losing_actor_id', e.losing_actor_id, 'status', e.status,
         'party_ids', ARRAY(SELECT DISTINCT p FROM unnest(e.party_ids) AS p ORDER BY p),
@@ -124,6 +124,37 @@ REPLACE_SOURCES = text("""
     INSERT INTO control_event_source (control_event_id, source_id)
     SELECT :id, unnest(CAST(:source_ids AS integer[]))
     ON CONFLICT DO NOTHING
+""")
+
+# Corrections of many events at once, from rows as INSERT_EVENTS takes them (an importer's newer version of
+# events it recorded before); a retracted event that comes back is live again.
+UPDATE_EVENTS = text(f"""
+    UPDATE control_event AS e SET place_id = r.place_id, occurred_on = r.occurred_on, precision = r.precision,
+        seq = r.seq, kind = r.kind, actor_id = r.actor_id, losing_actor_id = r.losing_actor_id, status = r.status,
+        party_ids = r.party_ids, confidence = r.confidence, notes = r.notes, retracted_at = NULL,
+        updated_at = now(), recorded_by = :key_id
+    FROM {ROWS}
+    WHERE e.external_id = r.external_id AND e.id = ANY(CAST(:ids AS integer[]))
+""")
+
+REPLACE_SOURCES_OF = text(f"""
+    WITH wanted AS (
+        SELECT e.id, r.source_ids FROM {ROWS} JOIN control_event AS e ON e.external_id = r.external_id
+        WHERE e.id = ANY(CAST(:ids AS integer[]))
+    ), gone AS (
+        DELETE FROM control_event_source AS s USING wanted AS w
+        WHERE s.control_event_id = w.id AND NOT s.source_id = ANY(w.source_ids)
+    )
+    INSERT INTO control_event_source (control_event_id, source_id)
+    SELECT w.id, unnest(w.source_ids) FROM wanted AS w
+    ON CONFLICT DO NOTHING
+""")
+
+# Retracting many at once (an import's events its newer export no longer has); already retracted ones stay so.
+RETRACT_EVENTS = text("""
+    UPDATE control_event SET retracted_at = now(), recorded_by = :key_id
+    WHERE id = ANY(CAST(:ids AS integer[])) AND retracted_at IS NULL
+    RETURNING id
 """)
 
 # Retracting twice keeps the first retraction.

@@ -82,6 +82,7 @@ class PlaceSearch:
     radius_km: float = 50
     bbox: BBox | None = None
     kinds: tuple[str, ...] | None = None
+    review: bool | None = None  # True: only the places awaiting review (the gazetteer's); False: the others
 
 
 @dataclass(frozen=True)

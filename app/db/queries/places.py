@@ -21,6 +21,7 @@ async def search_places_json(conn: AsyncConnection, where: PlaceSearch, page: Pa
         bbox=where.bbox is not None,
         kinds=where.kinds is not None,
         after=page.after is not None,
+        review=where.review,
     )
     params: dict[str, object] = {
         "q": where.q,
@@ -39,7 +40,9 @@ async def search_places_json(conn: AsyncConnection, where: PlaceSearch, page: Pa
     return page_body([row.item for row in rows], [rows[-1].sort_key, rows[-1].id] if more else None, page)
 
 
-def search_sql(*, q: bool, near: bool, bbox: bool, kinds: bool, after: bool) -> str:
+def search_sql(
+    *, q: bool, near: bool, bbox: bool, kinds: bool, after: bool, review: bool | None = None
+) -> str:
     """Place search, ranked by similarity to `q` (or by distance to `near`, or by id), with a keyset cursor.
 
     Each row carries its sort key (`sort_key`, `id`) so the caller can hand out the next cursor.
@@ -51,6 +54,8 @@ def search_sql(*, q: bool, near: bool, bbox: bool, kinds: bool, after: bool) -> 
         filters.append("ST_DWithin(p.geom::geography, ST_MakePoint(:lon, :lat)::geography, :radius_m)")
     if kinds:
         filters.append(OF_KINDS)
+    if review is not None:
+        filters.append("p.review IS NOT NULL" if review else "p.review IS NULL")
     if q:
         # Candidates: trigram similarity for typos, word similarity for partial input ("deir"). Ranked by the
         # best whole-name similarity: word similarity alone over-rewards long names ("dair" ~ "airbase").
@@ -81,7 +86,7 @@ def search_sql(*, q: bool, near: bool, bbox: bool, kinds: bool, after: bool) -> 
             SELECT p.id, {sort_key} AS sort_key,
                    json_build_object(
                        'id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind, 'country_code', p.country_code,
-                       {extra}
+                       'review', p.review, {extra}
                        'location', ST_AsGeoJSON(p.geom, 5)::json)::text AS item
             FROM {source}
             {where}
@@ -97,7 +102,7 @@ PLACE_DETAIL = text(f"""
     SELECT (SELECT count(*) FROM resolved) AS matches,
            (SELECT json_build_object(
                 'id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind, 'country_code', p.country_code,
-                'population', p.population,
+                'population', p.population, 'review', p.review,
                 'location', ST_AsGeoJSON(p.geom, 5)::json,
                 'parent', (SELECT json_build_object('id', x.id, 'slug', x.slug, 'name', x.name)
                            FROM place AS x WHERE x.id = p.parent_id),

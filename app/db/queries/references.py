@@ -7,6 +7,12 @@ What a reference may be, by kind (a key match wins over a name match, so a slug 
 - coalition: its slug or its name;
 - source: its slug or its URL.
 Names are compared as `territory_normalize` reads them: case, accents, apostrophes and hyphens do not matter.
+A place reference that is no key and no spelling is tried, in this order, without the Arabic article
+(`territory_name_key`: "Bab", "Deir Zor", "Dayr az-Zawr" are then spellings of al-Bab and Deir ez-Zor), then as
+an airport or base designation (`territory_facility_base`; both in `territory_places_by_form`): "<X> airport/airbase/air base/airfield/military
+airport/base", "مطار X" names the airbases and military bases that X (any spelling, with or without the
+article) names, or whose parent X names ("Deir ez-Zour airport", "Tabqa airbase", "Kweires air base"). Several
+such places are ambiguous (409), as for any spelling.
 Actor, coalition and source ids appear in no answer, so they are no reference.
 
 Each kind's rule is written once, as a SELECT of (id, slug, name) over a reference given as an SQL expression,
@@ -20,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import NOT_FOUND, AmbiguousReference, ReferenceLocation, ReferenceNotFound
@@ -44,17 +50,33 @@ def actor_named(actor: str, ref: str) -> str:
     return f"territory_normalize({ref}) IN (SELECT territory_normalize(x) FROM unnest({actor}.aliases || {actor}.name) AS x)"
 
 
-def matching(kind: Kind, ref: str, ref_id: str | None = None) -> str:
+def matching(kind: Kind, ref: str, ref_id: str | None = None, *, forms: bool = True) -> str:
     """SELECT id, slug, name of every row `ref` (an SQL expression) may name; each branch is an index probe,
     except the actor names and source URLs of those small tables. `ref_id` is the reference as an id, when the
-    caller has it as a parameter."""
-    if kind == "place":
+    caller has it as a parameter. `forms=False` leaves out the place name forms of revision 0012 (for a
+    database before it)."""
+    if kind == "place" and not forms:
         key = f"k.slug = {ref} OR k.id = {ref_id or id_of(ref)}"
         return f"""
             SELECT k.id, k.slug, k.name FROM place AS k WHERE {key}
             UNION
             SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
             WHERE n.name_norm = territory_normalize({ref}) AND NOT EXISTS (SELECT 1 FROM place AS k WHERE {key})"""
+    if kind == "place":
+        key = f"k.slug = {ref} OR k.id = {ref_id or id_of(ref)}"
+        no_key = f"NOT EXISTS (SELECT 1 FROM place AS k WHERE {key})"
+        no_spelling = (
+            f"NOT EXISTS (SELECT 1 FROM place_name AS x WHERE x.name_norm = territory_normalize({ref}))"
+        )
+        # The name forms only when the reference is no key and no spelling (conditions on `ref` alone: evaluated
+        # once, before the function runs).
+        return f"""
+            SELECT k.id, k.slug, k.name FROM place AS k WHERE {key}
+            UNION
+            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
+            WHERE n.name_norm = territory_normalize({ref}) AND {no_key}
+            UNION
+            SELECT f.id, f.slug, f.name FROM territory_places_by_form({ref}) AS f WHERE {no_key} AND {no_spelling}"""
     if kind == "actor":
         return f"""
             SELECT k.id, k.slug, k.name FROM actor AS k WHERE k.slug = {ref}
@@ -136,23 +158,25 @@ def ref_params(ref: str) -> dict[str, Any]:
 # as cheap as a batch of hits.
 MAX_SUGGESTED = 20
 
+
 # Many references of one kind -> (ref, matches [{id, slug, name}]) in one statement, in the order given; then,
 # only when some named nothing, their suggestions in a second one. So a batch of hits runs the plain lookups
 # (1,000 place references: 20-30 ms, as before), and on a connection with JIT on (psql, not the app's engines)
 # the suggestions' estimated cost does not push it past jit_above_cost (+100 ms of compiling when it did).
-RESOLVE = {
-    kind: text(f"""
+def resolve_statement(kind: Kind, *, forms: bool = True) -> TextClause:
+    return text(f"""
         SELECT r.ref, m.matches
         FROM unnest(CAST(:refs AS text[])) WITH ORDINALITY AS r(ref, n)
         CROSS JOIN LATERAL (
             SELECT coalesce(json_agg(json_build_object('id', k.id, 'slug', k.slug, 'name', k.name) ORDER BY k.id),
                             '[]'::json) AS matches
-            FROM ({matching(kind, "r.ref")}) AS k
+            FROM ({matching(kind, "r.ref", forms=forms)}) AS k
         ) AS m
         ORDER BY r.n
     """)
-    for kind in KINDS
-}
+
+
+RESOLVE = {kind: resolve_statement(kind) for kind in KINDS}
 SUGGEST = {
     kind: text(
         f"SELECT r.ref, {suggestions_json(kind, 'r.ref')} FROM unnest(CAST(:refs AS text[])) AS r(ref)"

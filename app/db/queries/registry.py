@@ -40,6 +40,9 @@ UPDATE_PLACE = text(f"""
     WHERE id = :id
 """)
 
+# The review flag of a place the gazetteer created: cleared (NULL) once someone has checked it.
+SET_PLACE_REVIEW = text("UPDATE place SET review = :review WHERE id = :id")
+
 # Spellings in the order given (place detail lists them by id); one already known to the place is left alone.
 INSERT_NAMES = text("""
     INSERT INTO place_name (place_id, name, lang)

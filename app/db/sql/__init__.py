@@ -48,6 +48,7 @@ MANIFEST = "SHA256SUMS"
 # run, SQL-language ones when they are created.)
 INSTALL_ORDER: tuple[str, ...] = (
     "territory_normalize",
+    "territory_name_forms",
     "territory_prepare_geometry",
     "derive_control_periods",
     "recompute_control_periods",
