@@ -56,7 +56,7 @@ async def seeded_at_0004(server_url: str) -> AsyncIterator[str]:
     url = database_on(server_url, AT_0004)
     await asyncio.to_thread(migrate.upgrade, url, "0004")
     engine = create_engine(url, pool_size=1)
-    # The seed resolves its slugs with the lookups of today, whose name forms need 0012's columns: here it
+    # The seed resolves its slugs with the lookups of today, whose name forms need 0007's columns: here it
     # resolves them as 0004 did (a slug or a spelling, which is all the seed's files use).
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(references.RESOLVE, "place", references.resolve_statement("place", forms=False))

@@ -53,7 +53,7 @@ def actor_named(actor: str, ref: str) -> str:
 def matching(kind: Kind, ref: str, ref_id: str | None = None, *, forms: bool = True) -> str:
     """SELECT id, slug, name of every row `ref` (an SQL expression) may name; each branch is an index probe,
     except the actor names and source URLs of those small tables. `ref_id` is the reference as an id, when the
-    caller has it as a parameter. `forms=False` leaves out the place name forms of revision 0012 (for a
+    caller has it as a parameter. `forms=False` leaves out the place name forms of revision 0007 (for a
     database before it)."""
     if kind == "place" and not forms:
         key = f"k.slug = {ref} OR k.id = {ref_id or id_of(ref)}"

@@ -9,7 +9,7 @@ and where an imported event came from.
 - `control_event_origin`: the import an event came from (`acled`) and the source's own modification time, so a
   newer export updates it and an older one does not undo that (app/services/imports.py).
 
-Revision ID: 0012_gazetteer
+Revision ID: 0007_gazetteer
 Revises: 0006_feed_positions
 Create Date: 2026-12-02 00:00:00+00:00
 """
@@ -21,14 +21,14 @@ from alembic import op
 
 from app.db.sql import install_snapshot
 
-revision: str = "0012_gazetteer"
+revision: str = "0007_gazetteer"
 down_revision: str | None = "0006_feed_positions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    install_snapshot("0012_gazetteer")  # the functions the generated columns call
+    install_snapshot("0007_gazetteer")  # the functions the generated columns call
     op.execute(
         "ALTER TABLE place_name ADD COLUMN name_key text GENERATED ALWAYS AS (territory_name_key(name)) STORED"
     )
