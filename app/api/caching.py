@@ -71,6 +71,7 @@ VERSION = "SELECT version FROM data_version"
 FILL = "territory.cache"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 KEYS_KEPT = 10_000  # read keys remembered valid per version
+CONTENT_HEADERS = (b"content-length", b"content-type", b"content-encoding")
 
 
 def etag_of(body: bytes) -> str:
@@ -259,7 +260,7 @@ class DataVersion:
 @dataclass
 class Entry:
     headers: list[tuple[bytes, bytes]]
-    body: bytes
+    body: bytes | None  # None: only a 304 was answered (its headers answer the next)
     etag: str  # the identity representation's ETag (an If-None-Match naming its gzip tag is turned into it)
     size: int
 
@@ -383,16 +384,17 @@ class CacheMiddleware:
         if if_none_match:
             tags, had_gzip = identity_tags(if_none_match.decode("latin-1"))
             if _matches(tags, entry.etag):
+                # The tag the client named, as GzipByEncoding answers it.
+                etag = (gzip_tag(entry.etag) if had_gzip else entry.etag).encode()
                 headers = [
-                    (k, v)
-                    for k, v in entry.headers
-                    if k not in (b"content-length", b"content-type", b"content-encoding")
+                    (k, etag if k == b"etag" else v) for k, v in entry.headers if k not in CONTENT_HEADERS
                 ]
-                if had_gzip:
-                    headers = [(k, gzip_tag(entry.etag).encode() if k == b"etag" else v) for k, v in headers]
                 await send({"type": "http.response.start", "status": 304, "headers": headers})
                 await send({"type": "http.response.body", "body": b""})
                 return
+        if entry.body is None:  # known from a 304 only
+            await self._fill(scope, receive, send, Fill(version, base, gzip, key_id), secret)
+            return
         await send({"type": "http.response.start", "status": 200, "headers": list(entry.headers)})
         await send({"type": "http.response.body", "body": entry.body})
 
@@ -405,7 +407,9 @@ class CacheMiddleware:
         async def keep(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                if fill.keep and message["status"] == 200:
+                if fill.keep and message["status"] == 304:  # its headers answer the next 304 here
+                    self._keep(fill, list(message["headers"]), None)
+                elif fill.keep and message["status"] == 200:
                     # Copied: middleware outside (CORS) may add to the list it is handed.
                     start = {**message, "headers": list(message["headers"])}
             elif start is not None:
@@ -420,11 +424,12 @@ class CacheMiddleware:
             if (api_key := state.get("api_key")) is not None:
                 self.valid_keys.remember(fill.version, secret.decode("latin-1"), api_key)
 
-    def _keep(self, fill: Fill, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        size = len(body) + sum(len(k) + len(v) for k, v in headers) + ENTRY_OVERHEAD
-        self.store.put(
-            fill.version, (fill.base, fill.gzip, fill.key_id), Entry(headers, body, fill.etag(), size)
-        )
+    def _keep(self, fill: Fill, headers: list[tuple[bytes, bytes]], body: bytes | None) -> None:
+        key = (fill.base, fill.gzip, fill.key_id)
+        if body is None and self.store.get(fill.version, key) is not None:
+            return  # the whole answer is kept already
+        size = len(body or b"") + sum(len(k) + len(v) for k, v in headers) + ENTRY_OVERHEAD
+        self.store.put(fill.version, key, Entry(headers, body, fill.etag(), size))
 
     def _after_write(self, send: Send) -> Send:
         async def send_after_version(message: Message) -> None:

@@ -175,6 +175,11 @@ async def test_the_etag_of_an_answer_is_the_same_in_every_process(write_engine: 
     async with client_of(apps[0]) as one, client_of(apps[1]) as two:
         etag = (await one.get(PLACE)).headers["etag"]
         assert (await two.get(PLACE, headers={"If-None-Match": etag})).status_code == 304
+        # The other process had not answered it: its first 304 was read, and is kept for the next.
+        with statements(write_engine) as sent:
+            again = await two.get(PLACE, headers={"If-None-Match": etag})
+        assert (again.status_code, again.headers["etag"], sent) == (304, etag, [])
+        assert (await two.get(PLACE)).status_code == 200, "a 200 is still read and built"
 
 
 async def test_a_write_from_outside_reaches_the_cache_through_its_notification(
