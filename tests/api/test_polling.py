@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -166,6 +167,28 @@ async def test_a_write_through_the_api_is_in_the_next_answer_of_every_process(
                 assert written.status_code == 200, written.text
                 for base in (first, second):
                     assert (await http.get(base + PLACE)).json()["population"] == population
+
+
+async def test_the_writing_process_answers_its_write_only_once_it_knows_the_version_it_made(
+    write_engine: AsyncEngine,
+) -> None:
+    """Even when the notification comes late (a busy listener), the writer's next answer is the new one."""
+    app = app_on(write_engine)
+    versions = await following(app)
+    listener = feed.shared_listener(app.state)
+    loop = asyncio.get_running_loop()
+    (watcher,) = listener.watchers
+    listener.watchers[0] = replace(
+        watcher, notified=lambda payload: loop.call_later(1.0, watcher.notified, payload) and None
+    )
+    assert listener.connection is not None
+    listener.drop(listener.connection)  # listening again, with the late watcher
+    key = {"Authorization": f"Bearer {await new_key(write_engine, 'ingest')}"}
+    await versions.read()  # the key's version, and the new connection
+    async with client_of(app) as http:
+        assert (await http.get(PLACE)).json()["population"] == 51323
+        assert (await http.patch(PLACE, json={"population": 4_321}, headers=key)).status_code == 200
+        assert (await http.get(PLACE)).json()["population"] == 4_321
 
 
 async def test_the_etag_of_an_answer_is_the_same_in_every_process(write_engine: AsyncEngine) -> None:
