@@ -24,9 +24,13 @@ Why an answer is never stale after a write committed:
   one, never an older one (a read from a replica must key by the replica's own version, read before the answer
   on the same connection: `observed_version`).
 - The process that wrote answers the write only after reading the version again on the listening connection,
-  after the commit: its next answer is the new one. Every other process is notified by the same commit; a
-  request it receives after the writer's answer came back (one more round trip on each side) finds the new
-  version unless its notification is slower than that.
+  after the commit (its next answer is the new one), and after every other process that follows the version
+  and still listens has said it holds it (each says so on ACK_CHANNEL once it applied a notification or a
+  read). A request any process receives after the write's answer finds the new version. What is left: a
+  process that does not say so within ACK_TIMEOUT (its event loop blocked that long) is not waited for, and
+  writes from outside the API (psql, `territory ingest` in direct mode) have no one waiting: a request
+  arriving at another process before its notification (well under a millisecond on one machine) is answered
+  from the version before.
 - When the listening connection is lost, or the check made every TERRITORY_DATA_VERSION_CHECK_SECONDS does not
   answer within that time, the version is not trusted and nothing is served from the cache until the
   connection is back and the version read again: a missed notification costs queries, never a stale answer.
@@ -49,7 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.compression import gzip_accepted, gzip_tag, identity_tags
 from app.api.limits import refuse
-from app.db.listen import SharedListener, Watcher
+from app.db.listen import LISTENER_NAME, SharedListener, Watcher
 from app.errors import DomainError
 from app.services.keys import ApiKey
 from app.settings import Settings
@@ -66,7 +70,15 @@ SETTLED_AFTER = timedelta(days=1)
 # The headers a client's key travels in (app/api/auth.py reads both).
 KEY_HEADERS = "Authorization, X-API-Key"
 CHANNEL = "data_version"  # notified by data_version_bump() with each new version
-VERSION = "SELECT version FROM data_version"
+ACK_CHANNEL = "data_version_held"  # "<listening backend's pid> <version>": a process holds that version
+# The version, and the other processes' listening connections on this database.
+READ_VERSION = """
+SELECT (SELECT version FROM data_version) AS version,
+       array(SELECT pid FROM pg_stat_activity WHERE application_name = $1
+             AND datname = current_database() AND pid <> pg_backend_pid()) AS others
+"""
+ANNOUNCE = "SELECT pg_notify($1, pg_backend_pid() || ' ' || $2)"
+ACK_TIMEOUT = 0.5  # seconds a write's answer waits at most for the other processes
 # The scope entry through which a request's cache key reaches `cached()` (set by ResponseCache).
 FILL = "territory.cache"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -173,7 +185,11 @@ class Fill:
 
 
 class DataVersion:
-    """The data version as this process knows it, or None while it cannot be trusted (see the module's text)."""
+    """The data version as this process knows it, or None while it cannot be trusted (see the module's text).
+
+    Each process says which version it holds (ACK_CHANNEL, after each notification and each read); a process
+    that wrote waits, before answering, until every other process that follows the version and still listens
+    has said it holds the new one (at most ACK_TIMEOUT)."""
 
     def __init__(self, *, check_every: float) -> None:
         self.check_every = check_every
@@ -183,10 +199,15 @@ class DataVersion:
         self._connection_count = 0
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Other processes' listening backends -> the highest version each said it holds.
+        self.acks: dict[int, int] = {}
+        self._acked = asyncio.Event()  # set (and replaced) on each acknowledgement
+        self._announced = 0  # the version this process said it holds, on the present connection
+        self._announcing: asyncio.Task[None] | None = None
 
     def _connected(self) -> None:
         self._connection_count += 1
-        self._seen = 0
+        self._seen = self._announced = 0
 
     def _notified(self, payload: str) -> None:
         with contextlib.suppress(ValueError):
@@ -194,48 +215,82 @@ class DataVersion:
             self._seen = max(self._seen, version)
             if self.current is not None and version > self.current:
                 self.current = version
+                self._announce()
+
+    def _on_ack(self, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            pid, version = (int(part) for part in payload.split())
+            self.acks[pid] = max(self.acks.get(pid, 0), version)
+            self._acked.set()
+            self._acked = asyncio.Event()
 
     def _on_lost(self) -> None:
         self.current = None
         self._lost.set()
 
-    async def read(self) -> int:
+    def _announce(self) -> None:
+        """Say (in the background, the latest only) which version this process holds."""
+        if self._announcing is None or self._announcing.done():
+            self._announcing = asyncio.get_running_loop().create_task(self._announce_now())
+
+    async def _announce_now(self) -> None:
+        assert self.listener is not None
+        with contextlib.suppress(Exception):  # a lost connection is handled by the check
+            while (version := self.current) is not None and version > self._announced:
+                await self.listener.fetchrow(ANNOUNCE, ACK_CHANNEL, str(version), timeout=self.check_every)
+                self._announced = version
+
+    async def read(self) -> tuple[int, list[int]]:
         """Read the version on the listening connection (connecting it if needed) and trust it from now on:
-        anything committed after that read is notified on that connection."""
+        anything committed after that read is notified on that connection. Also returns the listening backends
+        of the other processes."""
         assert self.listener is not None, "start() first"
         self._lost.clear()
         count = self._connection_count
-        version: int = await self.listener.fetchval(VERSION, timeout=self.check_every)
+        row = await self.listener.fetchrow(READ_VERSION, LISTENER_NAME, timeout=self.check_every)
         if count != self._connection_count or self._lost.is_set():
             # Connected again meanwhile: notifications of the new connection may predate this read. Once more.
             count = self._connection_count
-            version = await self.listener.fetchval(VERSION, timeout=self.check_every)
+            row = await self.listener.fetchrow(READ_VERSION, LISTENER_NAME, timeout=self.check_every)
             if count != self._connection_count or self._lost.is_set():
                 raise ConnectionError("the listening connection keeps changing")
-        self.current = max(version, self._seen, self.current or 0)
-        return self.current
+        self.current = max(row["version"], self._seen, self.current or 0)
+        self._announce()
+        return self.current, list(row["others"])
 
     async def confirm(self) -> None:
-        """After a write: the version again, so that this process's next answer includes the write."""
+        """After a write: the version again, so that this process's next answer includes the write, and the
+        other processes' word that they hold it too."""
         if self.current is None:
             return
         try:
-            await self.read()
+            version, others = await self.read()
         except Exception as exc:  # not trusted until the check reconnects
             self.current = None
             logger.warning("data version unknown after a write: %s", exc)
+            return
+        # Only processes that follow the version acknowledge (one with the cache off listens, says nothing).
+        waiting = [pid for pid in others if pid in self.acks]
+        try:
+            async with asyncio.timeout(ACK_TIMEOUT):
+                while late := [pid for pid in waiting if self.acks[pid] < version]:
+                    await self._acked.wait()
+        except TimeoutError:
+            logger.warning("%d process(es) did not say they hold data version %d in time", len(late), version)
 
     def start(self, listener: SharedListener) -> None:
         """Follow the version on `listener`'s connection (the primary's) from now on."""
         self.listener = listener
         listener.watch(Watcher(CHANNEL, self._connected, self._notified, self._on_lost))
+        listener.watch(Watcher(ACK_CHANNEL, lambda: None, self._on_ack, lambda: None))
         self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._announcing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.current = None
 
     async def _follow(self) -> None:
@@ -245,9 +300,10 @@ class DataVersion:
         while True:
             try:
                 before = self.current
-                now = await self.read()
+                now, others = await self.read()
                 if before is not None and now > before:
                     logger.warning("data version %d read, %d was notified last", now, before)
+                self.acks = {pid: v for pid, v in self.acks.items() if pid in others}  # gone ones forgotten
                 pause = self.check_every
             except Exception as exc:
                 self.current = None

@@ -5,7 +5,7 @@ connection the server has. Here 1,000 subscribers cost one connection, their rea
 read pool, and a cap on subscribers per process is answered 503 before a stream starts.
 
 Watchers listen on further channels of the same connection for the life of the process (the data version of
-app/api/caching.py), and may run short queries on it (`fetchval`), which are ordered with the notifications it
+app/api/caching.py), and may run short queries on it (`fetchrow`), which are ordered with the notifications it
 receives. It must connect to the primary: a replica delivers no notifications.
 """
 
@@ -23,6 +23,8 @@ import asyncpg
 from sqlalchemy import URL
 
 from app.errors import ServiceUnavailable, database_unavailable
+
+LISTENER_NAME = "territory-feed"  # its application_name: app/api/caching.py finds the other processes' by it
 
 
 def plain_url(url: URL) -> str:
@@ -97,8 +99,8 @@ class SharedListener:
         """Listen on the watcher's channel too, from the next connection on (call before the first)."""
         self.watchers.append(watcher)
 
-    async def fetchval(self, query: str, *, timeout: float) -> Any:
-        """One value read on the listening connection (connecting it if needed); a statement that times out
+    async def fetchrow(self, query: str, *args: Any, timeout: float) -> Any:
+        """One row read on the listening connection (connecting it if needed); a statement that times out
         drops the connection, as a lost one (its watchers are told)."""
         async with self._connecting:
             if self.connection is None or self.connection.is_closed():
@@ -107,7 +109,7 @@ class SharedListener:
         assert connection is not None
         async with self._querying:
             try:
-                return await connection.fetchval(query, timeout=timeout)
+                return await connection.fetchrow(query, *args, timeout=timeout)
             except BaseException:
                 self.drop(connection)
                 raise
@@ -122,7 +124,7 @@ class SharedListener:
             connection = await asyncpg.connect(
                 self.url,
                 timeout=self.connect_timeout,
-                server_settings={"application_name": "territory-feed"},
+                server_settings={"application_name": LISTENER_NAME},
             )
         except Exception as exc:
             raise database_unavailable(exc) or ServiceUnavailable(

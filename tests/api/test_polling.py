@@ -11,6 +11,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.api.caching import FILL, DataVersion, Entry, ResponseCache
+from app.api.caching import CHANNEL, FILL, DataVersion, Entry, ResponseCache
 from app.main import create_app
 from app.services import feed
 from app.services.keys import revoke_key, split_key
@@ -175,20 +176,50 @@ async def test_the_writing_process_answers_its_write_only_once_it_knows_the_vers
     """Even when the notification comes late (a busy listener), the writer's next answer is the new one."""
     app = app_on(write_engine)
     versions = await following(app)
-    listener = feed.shared_listener(app.state)
-    loop = asyncio.get_running_loop()
-    (watcher,) = listener.watchers
-    listener.watchers[0] = replace(
-        watcher, notified=lambda payload: loop.call_later(1.0, watcher.notified, payload) and None
-    )
-    assert listener.connection is not None
-    listener.drop(listener.connection)  # listening again, with the late watcher
+    await notified_late(app, 1.0)
     key = {"Authorization": f"Bearer {await new_key(write_engine, 'ingest')}"}
     await versions.read()  # the key's version, and the new connection
     async with client_of(app) as http:
         assert (await http.get(PLACE)).json()["population"] == 51323
         assert (await http.patch(PLACE, json={"population": 4_321}, headers=key)).status_code == 200
         assert (await http.get(PLACE)).json()["population"] == 4_321
+
+
+async def notified_late(app: Any, seconds: float) -> None:
+    """From now on the app hears of each new version `seconds` late (a busy process, a slow network)."""
+    listener = feed.shared_listener(app.state)
+    loop = asyncio.get_running_loop()
+    for index, watcher in enumerate(listener.watchers):
+        if watcher.channel == CHANNEL:
+            late = partial(loop.call_later, seconds, watcher.notified)
+            listener.watchers[index] = replace(
+                watcher, notified=lambda payload, late=late: late(payload) and None
+            )
+    assert listener.connection is not None
+    listener.drop(listener.connection)  # listening again, with the late watcher
+    await app.state.data_version.read()
+
+
+async def test_a_write_is_answered_once_every_other_process_holds_its_version(
+    write_engine: AsyncEngine,
+) -> None:
+    writer, reader = app_on(write_engine), app_on(write_engine)
+    writing, reading = await following(writer), await following(reader)
+    await notified_late(reader, 0.3)
+    async with asyncio.timeout(5):  # the writer knows the reader follows the version
+        while not writing.acks:
+            await asyncio.sleep(0.01)
+    key = {"Authorization": f"Bearer {await new_key(write_engine, 'ingest')}"}
+    async with client_of(writer) as to_writer, client_of(reader) as to_reader:
+        await asyncio.sleep(0.5)  # the key's version, late
+        for population in (1_111, 2_222):
+            assert (await to_reader.get(PLACE)).status_code == 200
+            await asyncio.sleep(0.05)
+            assert (await to_reader.get(PLACE)).status_code == 200
+            answer = await to_writer.patch(PLACE, json={"population": population}, headers=key)
+            assert answer.status_code == 200
+            assert reading.current == await version_of(write_engine)
+            assert (await to_reader.get(PLACE)).json()["population"] == population
 
 
 async def test_the_etag_of_an_answer_is_the_same_in_every_process(write_engine: AsyncEngine) -> None:
