@@ -48,9 +48,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
+from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.auth import key_in
 from app.api.compression import gzip_accepted, gzip_tag, identity_tags
 from app.api.limits import refuse
 from app.db.listen import LISTENER_NAME, SharedListener, Watcher
@@ -395,7 +397,7 @@ class CacheMiddleware:
         if scope["method"] != "GET" or version is None:
             await self.app(scope, receive, send)
             return
-        host = accept = encoding = if_none_match = secret = b""
+        host = accept = encoding = if_none_match = b""
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
@@ -405,12 +407,6 @@ class CacheMiddleware:
                 encoding = value
             elif name == b"if-none-match":
                 if_none_match = value
-            elif name == b"authorization" and not secret:
-                scheme, _, credentials = value.partition(b" ")
-                if scheme.lower() == b"bearer" and credentials.strip():
-                    secret = credentials.strip()
-            elif name == b"x-api-key" and not secret:
-                secret = value
         gzip = bool(encoding) and gzip_accepted(encoding.decode("latin-1"))
         base = (
             scope.get("scheme"),
@@ -422,8 +418,10 @@ class CacheMiddleware:
             date.today().toordinal(),
         )
         key_id: int | None = None
+        secret = None
         if self.settings.require_read_key:
-            api_key = self.valid_keys.get(version, secret.decode("latin-1")) if secret else None
+            secret = key_in(Headers(raw=scope["headers"]))  # as the routes read it
+            api_key = self.valid_keys.get(version, secret) if secret else None
             if api_key is None:  # unknown here: the routes look it up, and remember it when valid
                 await self._fill(scope, receive, send, Fill(version, base, gzip), secret)
                 return
@@ -454,7 +452,7 @@ class CacheMiddleware:
         await send({"type": "http.response.start", "status": 200, "headers": list(entry.headers)})
         await send({"type": "http.response.body", "body": entry.body})
 
-    async def _fill(self, scope: Scope, receive: Receive, send: Send, fill: Fill, secret: bytes) -> None:
+    async def _fill(self, scope: Scope, receive: Receive, send: Send, fill: Fill, secret: str | None) -> None:
         """The routes answer; a 200 that cached() built is kept for the next same request at this version."""
         scope = {**scope, FILL: fill}
         start: Message | None = None
@@ -475,10 +473,8 @@ class CacheMiddleware:
             await send(message)
 
         await self.app(scope, receive, keep)
-        if secret and self.settings.require_read_key:
-            state = scope.get("state", {})
-            if (api_key := state.get("api_key")) is not None:
-                self.valid_keys.remember(fill.version, secret.decode("latin-1"), api_key)
+        if secret and (api_key := scope.get("state", {}).get("api_key")) is not None:
+            self.valid_keys.remember(fill.version, secret, api_key)
 
     def _keep(self, fill: Fill, headers: list[tuple[bytes, bytes]], body: bytes | None) -> None:
         key = (fill.base, fill.gzip, fill.key_id)

@@ -325,6 +325,10 @@ async def test_private_answers_are_kept_per_key_and_a_hit_still_needs_a_valid_ke
         assert (await http.get(PLACE)).status_code == 401
         assert (await http.get(PLACE, headers={"If-None-Match": first.headers["etag"]})).status_code == 401
         assert (await http.get(PLACE, headers={"Authorization": "Bearer terr_abc_wrong"})).status_code == 401
+        # Both headers: the Bearer key is the one checked (and remembered), as the routes read it.
+        both = {"X-API-Key": "terr_abc_chosen", "Authorization": f"Bearer {one}"}
+        assert (await http.get(PLACE, headers=both)).status_code == 200
+        assert (await http.get(PLACE, headers={"X-API-Key": "terr_abc_chosen"})).status_code == 401
         entries = len(store.entries)
         as_two = await http.get(PLACE, headers={"X-API-Key": two})
         assert as_two.status_code == 200 and len(store.entries) == entries + 1, "an entry of its own"
