@@ -22,6 +22,7 @@ from app.api import (
     territories,
     tiles,
 )
+from app.api.caching import CacheMiddleware, DataVersion, ResponseCache
 from app.api.compression import GzipByEncoding
 from app.api.limits import RateLimiter, RequestGuard
 from app.api.openapi import openapi_document, operation_id
@@ -63,9 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writes, reads = create_engines(settings, url)
         app.state.engine, app.state.read_engine = writes, read_only(reads)
         calm_garbage_collector()
+        if settings.response_cache_bytes:
+            app.state.data_version.start(feed.shared_listener(app.state))
         try:
             yield
         finally:
+            await app.state.data_version.stop()
             await feed.shared_listener(app.state).close()
             await writes.dispose()
             await reads.dispose()
@@ -86,6 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     # Inside the guard, so that HEAD (answered as GET there) gets GET's encoding and ETag.
     app.add_middleware(GzipByEncoding)
+    app.state.data_version = DataVersion(check_every=settings.data_version_check_seconds)
+    if settings.response_cache_bytes:
+        # Between the guard and gzip: HEAD is a GET by then, and the encoded bytes are kept.
+        app.add_middleware(
+            CacheMiddleware,
+            settings=settings,
+            versions=app.state.data_version,
+            store=ResponseCache(settings.response_cache_bytes),
+        )
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.

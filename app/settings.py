@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     cache_max_age: int = Field(default=0, ge=0)
     # The same for the events list, which changes with every write.
     cache_max_age_feed: int = Field(default=0, ge=0)
+    # Bytes of answers each process keeps for repeated requests at the same data version (app/api/caching.py);
+    # 0: none kept, no 304 without a query, ETags hashed from the body.
+    response_cache_bytes: int = Field(default=64 * 2**20, ge=0)
+    # Seconds between two reads of the data version on the listening connection: a connection that stops
+    # answering stops the cache within twice this.
+    data_version_check_seconds: float = Field(default=1.0, gt=0)
     # Seconds of silence after which the event stream sends a comment, so that proxies keep it open.
     feed_heartbeat_seconds: float = Field(default=15.0, gt=0)
     # Event streams one process serves at once (they share one listening connection); more are answered 503.

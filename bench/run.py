@@ -34,6 +34,8 @@ MIN_RPS = {
     "ogc-places-100": 800,  # issue 9: at least as fast as /v1/control for the same places
     "territories-bbox": 50,
     "tile-places-z8": 400,
+    "map-100-cached": 5_000,  # issue 12: a repeated answer at one data version, per worker
+    "control-one-304": 8_000,
 }
 MAX_P99_MS = {"control-one": 20.0}
 MAX_P50_MS = {"tile-territories-z6": 30.0, "tile-territories-z8": 30.0, "tile-territories-z10": 30.0}
@@ -78,20 +80,25 @@ def csv(value: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, log: Path, workers: int, timeout: float = 60) -> Iterator[str]:
-    """`workers` uvicorn processes on a free loopback port, answering /healthz; stopped by PID whatever happens."""
-    with serving(database_url, log, timeout, workers=workers) as (base, _):
+def serve(
+    database_url: str, log: Path, workers: int, timeout: float = 60, *, cache: bool = False
+) -> Iterator[str]:
+    """`workers` uvicorn processes on a free loopback port, answering /healthz; stopped by PID whatever happens.
+    Without `cache`, no answer is kept (TERRITORY_RESPONSE_CACHE_BYTES=0): each request is read and built."""
+    with serving(database_url, log, timeout, workers=workers, cache=cache) as (base, _):
         yield base
 
 
 @contextlib.contextmanager
 def serving(
-    database_url: str, log: Path, timeout: float = 60, *, workers: int = 1
+    database_url: str, log: Path, timeout: float = 60, *, workers: int = 1, cache: bool = False
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`serve`, also handing out the process (bench/exports.py reads the memory of its one worker)."""
     port = free_loopback_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning"}
+    if not cache:
+        env["TERRITORY_RESPONSE_CACHE_BYTES"] = "0"
     command = [str(TERRITORY), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with log.open("w") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -117,11 +124,20 @@ def serving(
 
 def check(base: str, scenario: scenarios.Scenario) -> float | None:
     """Sampled requests must answer 200 (a tile may be empty: 204); returns their mean item count (features,
-    changes, places; a tile's features, decoded)."""
+    changes, places; a tile's features, decoded). A scenario that revalidates gets each path's ETag here, and
+    its paths carry it (and must answer 304 with it)."""
     counts = []
     tile = scenario.items_key == "mvt"
     with httpx.Client(base_url=base, timeout=60) as client:
-        for path in scenario.paths[:SAMPLE]:
+        if scenario.revalidate:
+            etags = {path: client.get(path).headers["etag"] for path in set(scenario.paths)}
+            scenario.paths[:] = [f"{path}\t{etags[path]}" for path in scenario.paths]
+            for line in scenario.paths[:SAMPLE]:
+                path, etag = line.split("\t")
+                if (status := client.get(path, headers={"If-None-Match": etag}).status_code) != 304:
+                    sys.exit(f"{scenario.name}: GET {path} with its ETag -> {status}, not 304")
+        for line in scenario.paths[:SAMPLE]:
+            path = line.split("\t")[0]
             response = client.get(path)
             if response.status_code != 200 and not (tile and response.status_code == 204):
                 sys.exit(f"{scenario.name}: GET {path} -> {response.status_code}\n{response.text}")
@@ -239,9 +255,12 @@ def main(argv: list[str]) -> int:
             dataset = prepare(server_url, name, keep=args.keep, territories=wants_territories)
             datasets.append(dataset)
             print(f"[bench] {name}: {dataset.sizes}", flush=True)
-            if reads:
-                with serve(dataset.url, workdir / "uvicorn.log", args.workers) as base:
-                    for scenario in scenarios.build(dataset, reads):
+            built = scenarios.build(dataset, reads) if reads else []
+            for cache in (False, True):  # the cached scenarios on a server that keeps answers
+                if not (group := [s for s in built if s.cached == cache]):
+                    continue
+                with serve(dataset.url, workdir / "uvicorn.log", args.workers, cache=cache) as base:
+                    for scenario in group:
                         items = check(base, scenario)
                         for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped
                             result = run_wrk(wrk, base, scenario.paths, seconds, args.connections, workdir)

@@ -26,7 +26,13 @@ NAMES = (
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
+    "map-100-cached",
+    "control-one-304",
 )
+# Scenarios served with the response cache on (bench/run.py serves the others with it off, so that they measure
+# the work of an answer): a dashboard's few URLs asked again and again at one data version.
+CACHED_SCENARIOS = {"map-100-cached", "control-one-304"}
+CACHED_PATHS = 20
 # Scenarios that need the territories dataset (generated on demand: bench.generate.load_territories).
 TERRITORY_SCENARIOS = {
     "territories-bbox",
@@ -43,6 +49,8 @@ class Scenario:
     name: str
     paths: list[str]
     items_key: str | None  # the list in a response whose length is reported; None: one object; mvt: a tile
+    cached: bool = False  # served with the response cache on
+    revalidate: bool = False  # each request sends the ETag of its path (If-None-Match): a 304 is the answer
 
 
 def random_date(rng: random.Random, first: date, last: date) -> date:
@@ -132,4 +140,23 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
             "mvt",
         ),
     }
-    return [Scenario(name, [makers[name][0]() for _ in range(n)], makers[name][1]) for name in wanted]
+    # The cached ones: the same requests as their uncached twin, CACHED_PATHS of them, each asked many times.
+    makers["map-100-cached"] = makers["map-100"]
+    makers["control-one-304"] = makers["control-one"]
+
+    def paths(name: str) -> list[str]:
+        if name not in CACHED_SCENARIOS:
+            return [makers[name][0]() for _ in range(n)]
+        distinct = [makers[name][0]() for _ in range(CACHED_PATHS)]
+        return distinct * (n // CACHED_PATHS)
+
+    return [
+        Scenario(
+            name,
+            paths(name),
+            makers[name][1],
+            cached=name in CACHED_SCENARIOS,
+            revalidate=name.endswith("-304"),
+        )
+        for name in wanted
+    ]

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import Headers
 
 from app.errors import Forbidden, Unauthorized
 from app.services.keys import ApiKey, authenticate
@@ -19,12 +20,17 @@ from app.vocabulary import Scope
 
 
 def presented_key(request: Request) -> str | None:
-    authorization = request.headers.get("authorization")
+    return key_in(request.headers)
+
+
+def key_in(headers: Headers) -> str | None:
+    """The key a request presents (also read by app/api/caching.py before the routes: the same rule)."""
+    authorization = headers.get("authorization")
     if authorization:
         scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() == "bearer" and credentials.strip():
             return credentials.strip()
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 async def key_with_scope(request: Request, scope: Scope) -> ApiKey:

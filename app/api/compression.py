@@ -30,7 +30,12 @@ COMPRESSIBLE = (
 
 
 def accepts_gzip(headers: Headers) -> bool:
-    for coding in headers.get("accept-encoding", "").split(","):
+    return gzip_accepted(headers.get("accept-encoding", ""))
+
+
+def gzip_accepted(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding value takes gzip."""
+    for coding in accept_encoding.split(","):
         name, _, params = coding.strip().partition(";")
         refused = params.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000")
         if name.strip().lower() in ("gzip", "*") and not refused:

@@ -3,6 +3,10 @@
 A stream lasts as long as its client: a connection of its own each would let a few hundred subscribers take every
 connection the server has. Here 1,000 subscribers cost one connection, their reads are short checkouts from the
 read pool, and a cap on subscribers per process is answered 503 before a stream starts.
+
+Watchers listen on further channels of the same connection for the life of the process (the data version of
+app/api/caching.py), and may run short queries on it (`fetchrow`), which are ordered with the notifications it
+receives. It must connect to the primary: a replica delivers no notifications.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -17,6 +23,8 @@ import asyncpg
 from sqlalchemy import URL
 
 from app.errors import ServiceUnavailable, database_unavailable
+
+LISTENER_NAME = "territory-feed"  # its application_name: app/api/caching.py finds the other processes' by it
 
 
 def plain_url(url: URL) -> str:
@@ -47,6 +55,17 @@ class Subscription:
         self.listener.subscribers.discard(self)
 
 
+@dataclass(frozen=True)
+class Watcher:
+    """A permanent listener on `channel`: `connected` before it listens on a new connection, `notified` with
+    each payload, `lost` when the connection is gone (what was notified meanwhile is unknown)."""
+
+    channel: str
+    connected: Callable[[], None]
+    notified: Callable[[str], None]
+    lost: Callable[[], None]
+
+
 class SharedListener:
     """The process's listening connection, opened by the first subscriber and again after it was lost."""
 
@@ -57,6 +76,8 @@ class SharedListener:
         # Weak: a stream whose answer never started (its client left first) drops out of the count by itself.
         self.subscribers: weakref.WeakSet[Subscription] = weakref.WeakSet()
         self._connecting = asyncio.Lock()
+        self.watchers: list[Watcher] = []
+        self._querying = asyncio.Lock()  # one statement at a time on the connection
 
     async def subscribe(self) -> Subscription:
         """A subscription, listening from now on; 503 (with Retry-After) when at the cap or the database is away."""
@@ -74,12 +95,36 @@ class SharedListener:
         self.subscribers.add(subscription)
         return subscription
 
+    def watch(self, watcher: Watcher) -> None:
+        """Listen on the watcher's channel too, from the next connection on (call before the first)."""
+        self.watchers.append(watcher)
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float) -> Any:
+        """One row read on the listening connection (connecting it if needed); a statement that times out
+        drops the connection, as a lost one (its watchers are told)."""
+        async with self._connecting:
+            if self.connection is None or self.connection.is_closed():
+                await self._connect()
+            connection = self.connection
+        assert connection is not None
+        async with self._querying:
+            try:
+                return await connection.fetchrow(query, *args, timeout=timeout)
+            except BaseException:
+                self.drop(connection)
+                raise
+
+    def drop(self, connection: asyncpg.Connection) -> None:
+        """Give up a connection that no longer answers: everyone listening on it is told it is lost."""
+        connection.terminate()
+        self._on_termination(connection)
+
     async def _connect(self) -> None:
         try:
             connection = await asyncpg.connect(
                 self.url,
                 timeout=self.connect_timeout,
-                server_settings={"application_name": "territory-feed"},
+                server_settings={"application_name": LISTENER_NAME},
             )
         except Exception as exc:
             raise database_unavailable(exc) or ServiceUnavailable(
@@ -87,6 +132,9 @@ class SharedListener:
             ) from exc
         try:
             await connection.add_listener(self.channel, self._on_notify)
+            for watcher in self.watchers:
+                watcher.connected()
+                await connection.add_listener(watcher.channel, _deliver_to(watcher))
         except Exception as exc:
             connection.terminate()
             raise database_unavailable(exc) or ServiceUnavailable(
@@ -104,6 +152,8 @@ class SharedListener:
         # Last-Event-ID on a stream that listens again.
         if connection is self.connection:
             self.connection = None
+        for watcher in self.watchers:
+            watcher.lost()
         for subscription in list(self.subscribers):
             subscription.lost = True
             subscription.notified.set()
@@ -119,3 +169,10 @@ class SharedListener:
                 await asyncio.wait_for(connection.close(), 2)
             except Exception:
                 connection.terminate()
+
+
+def _deliver_to(watcher: Watcher) -> Callable[[asyncpg.Connection, int, str, str], None]:
+    def deliver(_connection: asyncpg.Connection, _pid: int, _channel: str, payload: str) -> None:
+        watcher.notified(payload)
+
+    return deliver

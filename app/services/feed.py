@@ -156,11 +156,12 @@ async def stream_start(
 
 
 def shared_listener(state: Any) -> SharedListener:
-    """The process's listening connection (app.state.listener), made on first use from the read engine's URL."""
+    """The process's listening connection (app.state.listener), made on first use: to the primary (the write
+    engine's URL), the one server that delivers notifications."""
     listener: SharedListener | None = getattr(state, "listener", None)
     if listener is None:
         listener = SharedListener(
-            plain_url(state.read_engine.url), CHANNEL, max_subscribers=state.settings.max_streams
+            plain_url(state.engine.url), CHANNEL, max_subscribers=state.settings.max_streams
         )
         state.listener = listener
     return listener

@@ -110,7 +110,15 @@ async def test_postgres_stopped_and_restarted_under_read_load(fault_cluster: Loc
 async def test_streams_share_one_connection_and_a_full_server_answers_503(
     fault_cluster: LocalCluster, cap: int
 ) -> None:
-    app = app_for(fault_cluster.url, pool_size=3, write_pool_size=1, max_streams=cap, pool_timeout_seconds=1)
+    # No kept answers: the reads below must reach the pool (the cache would answer them without it).
+    app = app_for(
+        fault_cluster.url,
+        pool_size=3,
+        write_pool_size=1,
+        max_streams=cap,
+        pool_timeout_seconds=1,
+        response_cache_bytes=0,
+    )
     admin = await asyncpg.connect(fault_cluster.admin_url)
     hogs: list[asyncpg.Connection] = []
     try:

@@ -56,6 +56,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "record_event_versions",
     "control_event_version_notify",
     "assign_feed_positions",
+    "data_version",
 )
 
 
