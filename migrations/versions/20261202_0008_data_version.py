@@ -6,7 +6,7 @@ trigger adds one to the version and notifies it (app/db/sql/data_version.sql). a
 and their ETags by it.
 
 Revision ID: 0008_data_version
-Revises: 0006_feed_positions
+Revises: 0007_gazetteer
 Create Date: 2026-12-02 00:00:00+00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from app.db.sql import install_snapshot
 
 revision: str = "0008_data_version"
-down_revision: str | None = "0006_feed_positions"
+down_revision: str | None = "0007_gazetteer"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -33,7 +33,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    install_snapshot("0006_feed_positions")
+    install_snapshot("0007_gazetteer")
     # The statement triggers, on whichever tables the snapshot listed.
     op.execute(
         """
