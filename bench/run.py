@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,15 +94,37 @@ def serving(
     database_url: str, log: Path, timeout: float = 60, *, workers: int = 1, cache: bool = False
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`serve`, also handing out the process (bench/exports.py reads the memory of its one worker)."""
-    port = free_loopback_port()
-    base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning"}
     if not cache:
         env["TERRITORY_RESPONSE_CACHE_BYTES"] = "0"
-    command = [str(TERRITORY), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+    def command(port: int) -> list[str]:
+        return [
+            str(TERRITORY),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+
+    with serving_command(command, env, log, timeout) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving_command(
+    command: Callable[[int], list[str]], env: dict[str, str], log: Path, timeout: float = 60
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A server started by `command(port)` on a free loopback port, once it answers /healthz; stopped by PID
+    whatever happens (bench/tipg.py serves its peer this way too)."""
+    port = free_loopback_port()
+    base = f"http://127.0.0.1:{port}"
     with log.open("w") as out:
-        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    print(f"[bench] uvicorn pid {server.pid} on {base}", flush=True)
+        server = subprocess.Popen(command(port), env=env, stdout=out, stderr=subprocess.STDOUT)
+    print(f"[bench] {Path(command(port)[0]).name} pid {server.pid} on {base}", flush=True)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -110,7 +132,7 @@ def serving(
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn is not answering /healthz:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"{base} is not answering /healthz:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
         yield base, server
     finally:

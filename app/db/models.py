@@ -293,6 +293,40 @@ class ControlPeriod(Base):
     )
 
 
+class PlaceState(Base):
+    """Each place's timeline: its control periods and the stretches no period covers (unknown), which together
+    cover every date once, with what a tile or map shows of the place. Derived by the database (migration 0007,
+    `derive_place_states`), kept by triggers on control_period, control_event and place; never written directly."""
+
+    __tablename__ = "place_state"
+    __table_args__ = (
+        CheckConstraint("NOT isempty(valid)", name="valid_not_empty"),
+        CheckConstraint("(status IS NULL) = (control_event_id IS NULL)", name="known_with_event"),
+        ExcludeConstraint(("place_id", "="), ("valid", "&&"), name="excl_place_state_overlap", using="gist"),
+        Index("ix_place_state_geom_valid", "geom", "valid", postgresql_using="gist"),
+    )
+    # No key column: a row is its place and stretch (the exclusion constraint keeps them apart).
+    __mapper_args__ = {"primary_key": ["place_id", "valid"]}
+
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    valid: Mapped[Range[date]] = mapped_column(DATERANGE)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str | None] = mapped_column(String(12))  # NULL: nothing known over the stretch
+    party_ids: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    control_event_id: Mapped[int | None] = mapped_column(Integer)
+    # The end of the event's uncertainty window (a month- or year-precision event): before it, only possible.
+    uncertain_until: Mapped[date | None] = mapped_column(Date)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, nullable=False, spatial_index=False)
+    )
+    geom_3857: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=3857, nullable=False, spatial_index=False)
+    )
+    slug: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))
+
+
 class Territory(Base):
     """An area an actor held over a validity range."""
 

@@ -1,9 +1,11 @@
 """Answers as the record stood at a past moment (`as_of`), from the event versions.
 
-Every read query names the tables `control_event`, `control_event_source`, `control_period` (and `territory`). For an `as_of`
-answer the same query runs with common table expressions of those names in front: they shadow the tables with
-the versions that were the record at :as_of, and with the periods derived from them by the very function the
-live periods come from. So a reconstructed answer follows the same rules and the same SQL as a live one.
+Every read query names the tables `control_event`, `control_event_source`, `control_period`, `place_state` (and
+`territory`). For an `as_of` answer the same query runs with common table expressions of those names in front:
+they shadow the tables with the versions that were the record at :as_of, and with the periods and place states
+derived from them by the very functions the live ones come from. So a reconstructed answer follows the same rules
+and the same SQL as a live one. What it costs: no index serves the shadows, so the periods of every place asked
+about are derived from their versions for each answer (the places a reference or a bbox names, or all of them).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def shadow_tables(places: str) -> str:
     ), control_period AS (
         SELECT row_number() OVER () AS id, d.*
         FROM derive_control_periods(CAST(:as_of AS timestamptz), {places}) AS d
+    ), place_state AS (
+        SELECT s.* FROM derive_place_states(CAST(:as_of AS timestamptz), {places}) AS s
     ), territory AS (
         -- Territories keep no versions: as of a moment, those recorded by then, as they stand now.
         SELECT t.* FROM public.territory AS t WHERE t.recorded_at <= CAST(:as_of AS timestamptz)

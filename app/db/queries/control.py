@@ -9,7 +9,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, as_of_sql, at_moment
-from app.db.queries.filters import IN_BBOX, OF_KINDS, ChangesFilter, ControlFilter, Page
+from app.db.queries.filters import (
+    IN_BBOX,
+    STATE_IN_BBOX,
+    STATE_OF_KINDS,
+    ChangesFilter,
+    ControlFilter,
+    Page,
+)
 from app.db.queries.pages import page_body
 from app.db.queries.places import one_place_json
 from app.db.queries.references import (
@@ -19,11 +26,6 @@ from app.db.queries.references import (
     resolving_filters,
     resolving_filters_rows,
     wanted,
-)
-
-# The uncertainty window of an event: a month-precision event may have happened any day of its month.
-PRECISION_WINDOW = (
-    "CASE e.precision WHEN 'month' THEN interval '1 month' WHEN 'year' THEN interval '1 year' END"
 )
 
 ACTOR_REF = "json_build_object('slug', {a}.slug, 'name', {a}.name)"
@@ -50,19 +52,20 @@ PERIOD_PARTIES = """
 
 
 def period_at(alias: str, at: str = ":at") -> str:
-    """Join the period in force at a date: the latest one starting on or before it (an index-only probe of
-    ix_control_period_place_id_lower_valid), kept only if it has not ended by then."""
+    """Join the place's state at a date: its place_state row covering the date (a probe of the GiST index of
+    excl_place_state_overlap). Every place has one on every date: the control period in force, or a stretch no
+    period covers, whose status, holder, parties and event are NULL as if there were no row."""
     return f"""
-    LEFT JOIN LATERAL (
-        SELECT q.* FROM control_period AS q
-        WHERE q.place_id = p.id AND lower(q.valid) <= CAST({at} AS date)
-        ORDER BY lower(q.valid) DESC
-        LIMIT 1
-    ) AS {alias} ON {alias}.valid @> CAST({at} AS date)
+    LEFT JOIN place_state AS {alias} ON {alias}.place_id = p.id AND {alias}.valid @> CAST({at} AS date)
 """
 
 
 PERIOD_AT = period_at("cp")
+
+# Every place's state on :at, one row each (`cp`, with the place's point, slug, name and kind): driven by the
+# state rows, a box is one scan of ix_place_state_geom_valid rather than one probe per place in it.
+STATES_AT = "place_state AS cp"
+STATE_ON_DATE = "cp.valid @> CAST(:at AS date)"
 
 # The parties of a contested or besieged place (between whom); only those have any, so the lookup runs for them.
 MAP_PARTIES = f"""CASE WHEN cardinality(cp.party_ids) > 0 THEN {PERIOD_PARTIES.strip()} ELSE '[]'::json END"""
@@ -73,14 +76,16 @@ MAP_PARTIES = f"""CASE WHEN cardinality(cp.party_ids) > 0 THEN {PERIOD_PARTIES.s
 TERRITORY_AT = """
     LEFT JOIN LATERAL (
         SELECT t.id, t.external_id, t.actor_id, t.valid, t.source_id, t.approximate FROM territory AS t
-        WHERE cp.id IS NULL AND t.valid @> CAST(:at AS date) AND ST_Covers(t.geom, p.geom)
+        WHERE cp.control_event_id IS NULL AND t.valid @> CAST(:at AS date) AND ST_Covers(t.geom, cp.geom)
         ORDER BY t.approximate, lower(t.valid) DESC, t.id
         LIMIT 1
     ) AS tr ON true
 """
 
 # What the answer rests on: a control period (event), else a territory, else nothing known (null).
-BASIS = "CASE WHEN cp.id IS NOT NULL THEN 'event' WHEN tr.id IS NOT NULL THEN 'territory' END"
+BASIS = "CASE WHEN cp.control_event_id IS NOT NULL THEN 'event' WHEN tr.id IS NOT NULL THEN 'territory' END"
+# The stretch the answer holds over: the period's, else the territory's (an unknown stretch is neither).
+STATE_VALID = "CASE WHEN cp.control_event_id IS NOT NULL THEN cp.valid ELSE tr.valid END"
 STATUS = "coalesce(cp.status, CASE WHEN tr.id IS NOT NULL THEN 'controlled' END, 'unknown')"
 HOLDER_ID = "coalesce(cp.actor_id, tr.actor_id)"
 
@@ -92,10 +97,10 @@ TERRITORY_JSON = """CASE WHEN tr.id IS NOT NULL THEN json_build_object(
                FROM source AS s WHERE s.id = tr.source_id)) END"""
 
 # How sure the answer is: an approximate territory, or a date inside a coarse event's uncertainty window, is
-# possible; anything else known is definite (null: nothing known). `e` is the period's event.
-CERTAINTY = f"""CASE
-    WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
-    WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
+# possible; anything else known is definite (null: nothing known). The window's end is kept with the state.
+CERTAINTY = """CASE
+    WHEN cp.control_event_id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
+    WHEN CAST(:at AS date) < cp.uncertain_until THEN 'possible'
     ELSE 'definite' END"""
 
 CONTROL_BODY = f"""
@@ -106,8 +111,8 @@ CONTROL_BODY = f"""
         'status', {STATUS},
         'controller', CASE WHEN a.id IS NOT NULL THEN {ACTOR_REF.format(a="a")} END,
         'coalitions', {ACTOR_COALITIONS.format(actor_id=HOLDER_ID)},
-        'since', lower(coalesce(cp.valid, tr.valid)),
-        'until', upper(coalesce(cp.valid, tr.valid)),
+        'since', lower({STATE_VALID}),
+        'until', upper({STATE_VALID}),
         'parties', {PERIOD_PARTIES},
         'certainty', {CERTAINTY},
         'event', CASE WHEN e.id IS NOT NULL THEN json_build_object(
@@ -206,42 +211,39 @@ def holder_filters(
 def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) -> str:
     """Every place's state on :at as a GeoJSON FeatureCollection, built entirely by PostgreSQL (`body`, after
     the counts of what the actor and coalition filters name)."""
-    filters = []
+    filters = [STATE_ON_DATE]
     if bbox:
-        filters.append(IN_BBOX)
+        filters.append(STATE_IN_BBOX)
     if kinds:
-        filters.append(OF_KINDS)
+        filters.append(STATE_OF_KINDS)
     filters += holder_filters(actor=actor, coalition=coalition)
-    where = f"WHERE {' AND '.join(filters)}" if filters else ""
     return resolving_filters(
         f"""
         WITH {COALITIONS_ON_DATE_CTE}
         {FEATURE_COLLECTION}
         FROM (
-            SELECT p.id, json_build_object(
+            SELECT cp.place_id AS id, json_build_object(
                 'type', 'Feature',
-                'id', p.id,
-                'geometry', ST_AsGeoJSON(p.geom, 5)::json,
+                'id', cp.place_id,
+                'geometry', ST_AsGeoJSON(cp.geom, 5)::json,
                 'properties', json_build_object(
-                    'id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind,
+                    'id', cp.place_id, 'slug', cp.slug, 'name', cp.name, 'kind', cp.kind,
                     'basis', {BASIS},
                     'status', {STATUS},
                     'controller', CASE WHEN a.id IS NOT NULL THEN json_build_object('slug', a.slug, 'name', a.name) END,
                     'color', a.color,
                     'coalitions', coalesce(ac.coalitions, '[]'::json),
-                    'since', lower(coalesce(cp.valid, tr.valid)),
-                    'until', upper(coalesce(cp.valid, tr.valid)),
+                    'since', lower({STATE_VALID}),
+                    'until', upper({STATE_VALID}),
                     'parties', {MAP_PARTIES},
                     'certainty', {CERTAINTY},
                     'event_id', cp.control_event_id,
                     'territory_id', tr.id)) AS feature
-            FROM place AS p
-            {PERIOD_AT}
+            FROM {STATES_AT}
             {TERRITORY_AT}
-            LEFT JOIN control_event AS e ON e.id = cp.control_event_id
             LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
             LEFT JOIN actor_coalitions AS ac ON ac.actor_id = {HOLDER_ID}
-            {where}
+            WHERE {" AND ".join(filters)}
         ) AS features
     """,
         filter_kinds(actor=actor, coalition=coalition),
@@ -253,7 +255,7 @@ STATE = """json_build_object(
     'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = {p}.actor_id),
     'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
                          FROM actor AS x WHERE x.id = ANY({p}.party_ids)), '[]'::json),
-    'since', lower({p}.valid))"""
+    'since', CASE WHEN {p}.control_event_id IS NOT NULL THEN lower({p}.valid) END)"""
 
 EVENT_JSON = f"""json_build_object(
     'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision, 'kind', e.kind,

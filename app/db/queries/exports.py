@@ -164,9 +164,9 @@ CHANGES = Collection(
     f"""
     SELECT p.id, p.geom, p.slug, p.name, p.kind,
            coalesce(b.status, 'unknown') AS status_before, ab.slug AS controller_before,
-           {SLUGS_OF_ACTORS.format(ids="b.party_ids")} AS parties_before, lower(b.valid) AS since_before,
+           {SLUGS_OF_ACTORS.format(ids="b.party_ids")} AS parties_before, CASE WHEN b.control_event_id IS NOT NULL THEN lower(b.valid) END AS since_before,
            coalesce(t.status, 'unknown') AS status_after, aa.slug AS controller_after,
-           {SLUGS_OF_ACTORS.format(ids="t.party_ids")} AS parties_after, lower(t.valid) AS since_after,
+           {SLUGS_OF_ACTORS.format(ids="t.party_ids")} AS parties_after, CASE WHEN t.control_event_id IS NOT NULL THEN lower(t.valid) END AS since_after,
            (SELECT string_agg(e.id::text, ',' ORDER BY e.occurred_on, e.seq, e.id) FROM control_event AS e
             WHERE e.place_id = p.id AND e.occurred_on > CAST(:from AS date)
               AND e.occurred_on <= CAST(:to AS date)) AS event_ids,

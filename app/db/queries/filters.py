@@ -16,6 +16,9 @@ from typing import Any
 # The SQL of the filters shared by the queries over many places (`p` is the place).
 IN_BBOX = "p.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
 OF_KINDS = "p.kind = ANY(:kinds)"
+# The same conditions on a place_state row `cp`, which carries its place's point and kind.
+STATE_IN_BBOX = "cp.geom && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
+STATE_OF_KINDS = "cp.kind = ANY(:kinds)"
 
 
 @dataclass(frozen=True)

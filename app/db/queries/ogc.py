@@ -21,6 +21,7 @@ from app.db.queries.control import (
     COALITIONS_ON_DATE_CTE,
     HOLDER_ID,
     PERIOD_AT,
+    STATE_VALID,
     STATUS,
     TERRITORY_AT,
 )
@@ -39,14 +40,13 @@ PLACES = f"""
            {STATUS} AS status, a.slug AS controller_slug, a.name AS controller_name,
            (SELECT string_agg(c->>'slug', ',') FROM json_array_elements(ac.coalitions) AS c) AS coalitions,
            {SLUGS_OF_ACTORS.format(ids="cp.party_ids")} AS parties,
-           lower(coalesce(cp.valid, tr.valid)) AS since, upper(coalesce(cp.valid, tr.valid)) AS until,
-           {BASIS} AS basis, {CERTAINTY} AS certainty, e.id AS event_id, tr.id AS territory_id
+           lower({STATE_VALID}) AS since, upper({STATE_VALID}) AS until,
+           {BASIS} AS basis, {CERTAINTY} AS certainty, cp.control_event_id AS event_id, tr.id AS territory_id
     FROM place AS p
     {PERIOD_AT}
     {TERRITORY_AT}
     LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
     LEFT JOIN actor_coalitions AS ac ON ac.actor_id = {HOLDER_ID}
-    LEFT JOIN control_event AS e ON e.id = cp.control_event_id
 """
 
 CONTROL_PERIODS = f"""

@@ -1,8 +1,8 @@
 """Mapbox vector tiles of a date, one layer per request, each built by PostGIS in one statement.
 
 The tile's envelope comes from ST_TileEnvelope (EPSG:3857). Rows are found with the EPSG:4326 box of the tile
-(plus the 64-unit buffer ST_AsMVTGeom keeps), so the GiST indexes on the stored geometry apply; only what is in
-the tile is reprojected. Territories come from the web-mercator copy simplified for the zoom (or, above
+(plus the 64-unit buffer ST_AsMVTGeom keeps), so the GiST indexes on the stored geometry apply; places carry their
+point in web mercator already (place_state), front lines are reprojected for what is in the tile. Territories come from the web-mercator copy simplified for the zoom (or, above
 z9, the full rings clipped in EPSG:4326 first), so a tile never reprojects thousands of vertices it will not draw.
 """
 
@@ -14,7 +14,15 @@ from typing import Literal, get_args
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries.as_of import live_sql
-from app.db.queries.control import BASIS, HOLDER_ID, PERIOD_AT, STATUS, TERRITORY_AT
+from app.db.queries.control import (
+    BASIS,
+    HOLDER_ID,
+    STATE_ON_DATE,
+    STATE_VALID,
+    STATES_AT,
+    STATUS,
+    TERRITORY_AT,
+)
 
 EXTENT, BUFFER = 4096, 64
 Layer = Literal["places", "territories", "frontlines"]
@@ -28,15 +36,16 @@ TILE_BOUNDS = f"""
     )
 """
 
+# The places of the tile with their state on :at: one scan of ix_place_state_geom_valid, whose rows carry the
+# point already in web mercator.
 PLACES_TILE = f"""
     WITH {TILE_BOUNDS}, features AS MATERIALIZED (
-        SELECT p.id, p.slug, p.name, p.kind,
+        SELECT cp.place_id AS id, cp.slug, cp.name, cp.kind,
                {STATUS} AS status, a.slug AS controller, a.color, {BASIS} AS basis,
-               CAST(lower(coalesce(cp.valid, tr.valid)) AS text) AS since,
-               ST_AsMVTGeom(ST_Transform(p.geom, 3857), bounds.env, {EXTENT}, {BUFFER}, true) AS geom
+               CAST(lower({STATE_VALID}) AS text) AS since,
+               ST_AsMVTGeom(cp.geom_3857, bounds.env, {EXTENT}, {BUFFER}, true) AS geom
         FROM bounds
-        JOIN place AS p ON p.geom && bounds.box
-        {PERIOD_AT}
+        JOIN {STATES_AT} ON cp.geom && bounds.box AND {STATE_ON_DATE}
         {TERRITORY_AT}
         LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
     )
