@@ -11,8 +11,8 @@ answers "the places in this box on D" in one scan, one row per place.
 The table is derived (app/db/sql/derive_place_states.sql) and kept by triggers on control_period, control_event
 (precision) and place, whatever writes those; reads as of a past moment derive the same rows from the versions.
 
-Revision ID: 0007_place_states
-Revises: 0006_feed_positions
+Revision ID: 0009_place_states
+Revises: 0008_data_version
 Create Date: 2026-12-02 00:00:00+00:00
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 from app.db.sql import install_snapshot
 
-revision: str = "0007_place_states"
-down_revision: str | None = "0006_feed_positions"
+revision: str = "0009_place_states"
+down_revision: str | None = "0008_data_version"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -48,7 +48,7 @@ def upgrade() -> None:
             CONSTRAINT ck_place_state_known_with_event CHECK ((status IS NULL) = (control_event_id IS NULL))
         )
     """)
-    install_snapshot("0007_place_states")
+    install_snapshot("0009_place_states")
     # Filled in the order of the points (a tile's rows share pages), then indexed.
     op.execute("""
         INSERT INTO place_state (place_id, valid, actor_id, status, party_ids, control_event_id, uncertain_until,
@@ -65,7 +65,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    install_snapshot("0006_feed_positions")
+    install_snapshot("0008_data_version")
     op.execute("DROP TRIGGER place_states_insert ON place")
     op.execute("DROP TRIGGER place_states_update ON place")
     op.execute("DROP TRIGGER control_event_precision_update ON control_event")
