@@ -55,6 +55,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "record_event_versions",
     "control_event_version_notify",
     "assign_feed_positions",
+    "admit_api_key",
 )
 
 
