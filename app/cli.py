@@ -152,6 +152,10 @@ def up(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Workers = CORES,
+    serve_after: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Serve afterwards (--no-serve: a deployment's migrate step)"),
+    ] = True,
 ) -> None:
     """Migrate, seed (a database with no places yet) and serve: the API with the article's dataset."""
     from app.db.queries.status import is_seeded
@@ -163,7 +167,8 @@ def up(
         typer.echo("database already seeded (run `territory seed` to reload data/)")
     else:
         seed_command(DATA_DIR)
-    serve(host=host, port=port, workers=workers)
+    if serve_after:
+        serve(host=host, port=port, workers=workers)
 
 
 @keys_cli.command("create")

@@ -1,4 +1,5 @@
-"""Load with wrk: each request takes a random path from a list, so requests spread over places and dates."""
+"""Load with wrk: each request takes a random path from a list, so requests spread over places and dates. A line may
+carry an ETag after a tab: that request sends it as If-None-Match."""
 
 from __future__ import annotations
 
@@ -18,10 +19,15 @@ function setup(thread)
 end
 function init(args)
   math.randomseed(seed)
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  for line in io.lines(args[1]) do
+    local path, etag = line:match("^([^\t]*)\t?(.*)$")
+    paths[#paths + 1] = {path, etag}
+  end
 end
 function request()
-  return wrk.format(nil, paths[math.random(#paths)])
+  local p = paths[math.random(#paths)]
+  if p[2] ~= "" then return wrk.format(nil, p[1], {["If-None-Match"] = p[2]}) end
+  return wrk.format(nil, p[1])
 end
 """
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
