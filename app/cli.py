@@ -58,9 +58,10 @@ def with_connection(work: Callable[[Any], Awaitable[T]], *, transaction: bool = 
     import asyncio
 
     from app.db.engine import create_engine
+    from app.settings import get_settings
 
     async def run() -> T:
-        engine = create_engine(database_url(), pool_size=1)
+        engine = create_engine(database_url(), pool_size=1, pgbouncer=get_settings().pgbouncer)
         try:
             if transaction:
                 async with engine.begin() as connection:
@@ -254,6 +255,7 @@ def ingest_command(
     from app.ingest import formats
     from app.ingest.run import ingest
     from app.ingest.targets import Aborted, Database, Service
+    from app.settings import get_settings
 
     if url is None and key is not None and "TERRITORY_API_KEY" not in os.environ:
         raise typer.BadParameter(
@@ -282,7 +284,7 @@ def ingest_command(
                 return await run_on(None)
             async with Service(url, key or "", timeout=timeout) as service:
                 return await run_on(service)
-        engine = create_engine(database_url(), pool_size=1)
+        engine = create_engine(database_url(), pool_size=1, pgbouncer=get_settings().pgbouncer)
         try:
             async with Database(engine, whole_file=dry_run or all_or_nothing) as database:
                 return await run_on(database)
