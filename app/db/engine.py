@@ -89,8 +89,9 @@ def set_in_each_transaction(engine: AsyncEngine, session: dict[str, str]) -> Non
 def read_only(engine: AsyncEngine, *, pgbouncer: bool = False) -> AsyncEngine:
     """The same pool in autocommit mode: a read is one round trip, with no BEGIN and no ROLLBACK around it.
 
-    Not through PgBouncer: SQLAlchemy prepares a statement, then runs it, two exchanges that a transaction-pooling
-    PgBouncer may send to two server connections unless a transaction holds them together."""
+    Not through PgBouncer: there the session settings (the read statement timeout among them) are set in each
+    transaction (`set_in_each_transaction`), and an autocommit read would have none. (The statement itself would
+    survive autocommit: with its cache off, asyncpg sends an unnamed statement's Parse again with its Bind.)"""
     return engine if pgbouncer else engine.execution_options(isolation_level="AUTOCOMMIT")
 
 

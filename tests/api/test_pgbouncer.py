@@ -43,6 +43,8 @@ async def through_bouncer(bouncer: str, write_engine: AsyncEngine) -> AsyncItera
         pgbouncer=True,
         listen_database_url=direct.replace("postgresql+asyncpg://", "postgresql://"),
         rate_limit_per_minute=60,  # bursts of 6
+        # The test's requests all wait their turn on PgBouncer's two server connections: a busy machine is no 503.
+        pool_timeout_seconds=30,
         feed_heartbeat_seconds=0.3,
     )
     async with serving(create_app(settings), lifespan="on") as url:
@@ -61,14 +63,18 @@ def route_requests(values: dict[str, list[str]]) -> list[tuple[Any, str, dict[st
     return walk + variants
 
 
-async def test_every_read_route_answers_through_pgbouncer_all_at_once(through_bouncer: str) -> None:
+async def test_every_read_route_answers_through_pgbouncer_many_at_once(through_bouncer: str) -> None:
     async with httpx.AsyncClient(base_url=through_bouncer, timeout=30) as http:
         requests = route_requests(await samples(http))
-        # All at once, three times over: many client transactions take turns on PgBouncer's two server
+        # Sixteen at a time, three times over: many client transactions take turns on PgBouncer's two server
         # connections, so a statement prepared on one and run on another would fail here.
-        answers = await asyncio.gather(
-            *(http.get(path, params=params) for _ in range(3) for _, path, params in requests)
-        )
+        at_once = asyncio.Semaphore(16)
+
+        async def get(path: str, params: dict[str, str]) -> httpx.Response:
+            async with at_once:
+                return await http.get(path, params=params)
+
+        answers = await asyncio.gather(*(get(path, params) for _ in range(3) for _, path, params in requests))
         for (route, _, _), answer in zip(requests * 3, answers, strict=True):
             check(route, answer)
         assert len(requests) >= 30
