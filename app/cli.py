@@ -60,9 +60,10 @@ def with_connection(work: Callable[[Any], Awaitable[T]], *, transaction: bool = 
     import asyncio
 
     from app.db.engine import create_engine
+    from app.settings import get_settings
 
     async def run() -> T:
-        engine = create_engine(database_url(), pool_size=1)
+        engine = create_engine(database_url(), pool_size=1, pgbouncer=get_settings().pgbouncer)
         try:
             if transaction:
                 async with engine.begin() as connection:
@@ -154,6 +155,10 @@ def up(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Workers = CORES,
+    serve_after: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Serve afterwards (--no-serve: a deployment's migrate step)"),
+    ] = True,
 ) -> None:
     """Migrate, seed (a database with no places yet) and serve: the API with the article's dataset."""
     from app.db.queries.status import is_seeded
@@ -165,7 +170,8 @@ def up(
         typer.echo("database already seeded (run `territory seed` to reload data/)")
     else:
         seed_command(DATA_DIR)
-    serve(host=host, port=port, workers=workers)
+    if serve_after:
+        serve(host=host, port=port, workers=workers)
 
 
 @keys_cli.command("create")
@@ -251,6 +257,7 @@ def ingest_command(
     from app.ingest import formats
     from app.ingest.run import ingest
     from app.ingest.targets import Aborted, Database, Service
+    from app.settings import get_settings
 
     if url is None and key is not None and "TERRITORY_API_KEY" not in os.environ:
         raise typer.BadParameter(
@@ -279,7 +286,7 @@ def ingest_command(
                 return await run_on(None)
             async with Service(url, key or "", timeout=timeout) as service:
                 return await run_on(service)
-        engine = create_engine(database_url(), pool_size=1)
+        engine = create_engine(database_url(), pool_size=1, pgbouncer=get_settings().pgbouncer)
         try:
             async with Database(engine, whole_file=dry_run or all_or_nothing) as database:
                 return await run_on(database)

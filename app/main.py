@@ -24,10 +24,10 @@ from app.api import (
 )
 from app.api.caching import CacheMiddleware, DataVersion, ResponseCache
 from app.api.compression import GzipByEncoding
-from app.api.limits import RateLimiter, RequestGuard
+from app.api.limits import RequestGuard
 from app.api.openapi import openapi_document, operation_id
 from app.api.pages import install_browser_side
-from app.db.engine import create_engines, read_only, resolve_database_url
+from app.db.engine import create_engines, create_keys_engine, read_only, resolve_database_url
 from app.errors import install_problem_handlers
 from app.services import feed
 from app.settings import Settings, get_settings
@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = resolve_database_url(settings)
         writes, reads = create_engines(settings, url)
-        app.state.engine, app.state.read_engine = writes, read_only(reads)
+        app.state.engine, app.state.read_engine = writes, read_only(reads, pgbouncer=settings.pgbouncer)
+        app.state.keys_engine = create_keys_engine(settings, url)
         calm_garbage_collector()
         if settings.response_cache_bytes:
             app.state.data_version.start(feed.shared_listener(app.state))
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await feed.shared_listener(app.state).close()
             await writes.dispose()
             await reads.dispose()
+            await app.state.keys_engine.dispose()
 
     app = FastAPI(
         title="Territory",
@@ -85,8 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.wrong_key_limiter = RateLimiter(settings.wrong_keys_per_minute)
     install_problem_handlers(app)
     # Inside the guard, so that HEAD (answered as GET there) gets GET's encoding and ETag.
     app.add_middleware(GzipByEncoding)

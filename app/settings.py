@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,15 @@ class Settings(BaseSettings):
     # Connections of the read pool and of the write pool (each may overflow by as many again, per process).
     pool_size: int = Field(default=10, ge=1, le=200)
     write_pool_size: int = Field(default=5, ge=1, le=200)
+    # Connections to the primary that admit API keys (one short statement per request with a key: the lookup and
+    # the shared rate limits, app/db/sql/admit_api_key.sql), apart so that queued writers cannot hold them up.
+    key_pool_size: int = Field(default=2, ge=1, le=50)
+    # DATABASE_URL (and the replicas) go through PgBouncer in transaction pooling: no prepared statement, session
+    # setting or LISTEN may outlive a transaction (see README, "Scaling out").
+    pgbouncer: bool = False
+    # The primary's own address, for LISTEN (the event stream), which PgBouncer cannot carry; needed with
+    # TERRITORY_PGBOUNCER, otherwise DATABASE_URL.
+    listen_database_url: str | None = None
     # Seconds a request waits for a pooled connection before it is answered 503 with Retry-After.
     pool_timeout_seconds: float = Field(default=2.0, gt=0)
     # Seconds a statement may run (a read, a write's statement: a batch of 10,000 events takes a few seconds),
@@ -56,6 +65,15 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # The map page's online raster basemap (an XYZ URL template); off by default, the page works offline.
     basemap_url: str | None = None
+
+    @model_validator(mode="after")
+    def listen_past_pgbouncer(self) -> Settings:
+        if self.pgbouncer and not self.listen_database_url:
+            raise ValueError(
+                "TERRITORY_PGBOUNCER needs TERRITORY_LISTEN_DATABASE_URL, the primary's own address: the event "
+                "stream LISTENs, which a transaction-pooling PgBouncer cannot carry"
+            )
+        return self
 
 
 @lru_cache

@@ -28,10 +28,14 @@ NAMES = (
     "tile-territories-z10",
     "map-100-cached",
     "control-one-304",
+    "poll-mix",
+    "poll-mix-304",
 )
 # Scenarios served with the response cache on (bench/run.py serves the others with it off, so that they measure
-# the work of an answer): a dashboard's few URLs asked again and again at one data version.
-CACHED_SCENARIOS = {"map-100-cached", "control-one-304"}
+# the work of an answer): a dashboard's few URLs asked again and again at one data version (REPEATED: CACHED_PATHS
+# of them), and the polling mix, as a deployment runs it.
+REPEATED_SCENARIOS = {"map-100-cached", "control-one-304"}
+CACHED_SCENARIOS = REPEATED_SCENARIOS | {"poll-mix", "poll-mix-304"}
 CACHED_PATHS = 20
 # Scenarios that need the territories dataset (generated on demand: bench.generate.load_territories).
 TERRITORY_SCENARIOS = {
@@ -41,7 +45,11 @@ TERRITORY_SCENARIOS = {
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
+    "poll-mix",
+    "poll-mix-304",
 }
+# The polling mix: dashboards, each polling its map, four tiles and one place on its date (see README, "Scaling out").
+DASHBOARDS = 50
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,14 @@ class Scenario:
     name: str
     paths: list[str]
     items_key: str | None  # the list in a response whose length is reported; None: one object; mvt: a tile
+<<<<<<< HEAD
     cached: bool = False  # served with the response cache on
     revalidate: bool = False  # each request sends the ETag of its path (If-None-Match): a 304 is the answer
+=======
+    # Each request sends If-None-Match with the ETag its path answered before the run (bench.run.with_etags), as a
+    # dashboard that polls does: what an unchanged answer costs (a 304).
+    revalidate: bool = False
+>>>>>>> scale
 
 
 def random_date(rng: random.Random, first: date, last: date) -> date:
@@ -108,6 +122,28 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
         west, south = rng.uniform(WEST, EAST - 2), rng.uniform(SOUTH, NORTH - 1.5)
         return f"{west:.4f},{south:.4f},{west + 2:.4f},{south + 1.5:.4f}"
 
+    def dashboard() -> list[str]:
+        # What one dashboard polls: the control map of a viewport of ~100 places, the places and territories tiles
+        # at z8 over it (two of each), and one place's control, all on the dashboard's date.
+        at, bbox = day(), random_bbox(rng, places, 100)
+        west, south, east, north = (float(v) for v in bbox.split(","))
+        tiles = {tile_of(rng.uniform(west, east), rng.uniform(south, north), 8) for _ in range(2)}
+        return [
+            f"/v1/control?at={at}&bbox={bbox}",
+            *(
+                f"/v1/tiles/{layer}/8/{x}/{y}.mvt?at={at}"
+                for layer in ("places", "territories")
+                for x, y in tiles
+            ),
+            f"/v1/places/{rng.choice(slugs)}/control?at={at}",
+        ]
+
+    polled = (
+        [path for _ in range(DASHBOARDS) for path in dashboard()]
+        if {"poll-mix", "poll-mix-304"} & set(wanted)
+        else []
+    )
+
     makers: dict[str, tuple[Callable[[], str], str | None]] = {
         "control-one": (lambda: f"/v1/places/{rng.choice(slugs)}/control?at={day()}", None),
         "map-100": (lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 100)}", "features"),
@@ -140,12 +176,13 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
             "mvt",
         ),
     }
-    # The cached ones: the same requests as their uncached twin, CACHED_PATHS of them, each asked many times.
+    # The repeated ones: the same requests as their uncached twin, CACHED_PATHS of them, each asked many times.
     makers["map-100-cached"] = makers["map-100"]
     makers["control-one-304"] = makers["control-one"]
+    makers["poll-mix"] = makers["poll-mix-304"] = (lambda: rng.choice(polled), None)
 
     def paths(name: str) -> list[str]:
-        if name not in CACHED_SCENARIOS:
+        if name not in REPEATED_SCENARIOS:
             return [makers[name][0]() for _ in range(n)]
         distinct = [makers[name][0]() for _ in range(CACHED_PATHS)]
         return distinct * (n // CACHED_PATHS)

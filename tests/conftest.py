@@ -95,6 +95,7 @@ async def client(engine: AsyncEngine, conn: AsyncConnection) -> AsyncIterator[ht
     app = create_app(Settings(database_url="postgresql://unused/unused"))
     app.state.engine = engine
     app.state.read_engine = engine
+    app.state.keys_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def test_connection() -> AsyncIterator[AsyncConnection]:
         yield conn
@@ -154,6 +155,7 @@ def app_on(engine: AsyncEngine, **settings: Any) -> Any:
     app = create_app(Settings(database_url="postgresql://unused/unused", **settings))
     app.state.engine = engine
     app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    app.state.keys_engine = app.state.read_engine
     return app
 
 

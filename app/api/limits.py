@@ -1,19 +1,16 @@
-"""Limits and guards that protect the service, before any route runs: the size of a request body, NUL characters
-anywhere in a request, HEAD answered as GET, a rate per API key, and a rate of wrong keys per client address."""
+"""Guards that protect the service, before any route runs: the size of a request body, NUL characters anywhere in
+a request, HEAD answered as GET. (The rate per API key and of wrong keys per address are counted in the primary,
+with the key lookup: app/api/auth.py.)"""
 
 from __future__ import annotations
 
 import json
-import math
 import re
-import time
-from collections.abc import Hashable
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import DomainError, InvalidParameter, PayloadTooLarge, TooManyRequests, Unprocessable, problem
+from app.errors import DomainError, InvalidParameter, PayloadTooLarge, Unprocessable, problem
 from app.schemas.common import unstorable
 
 NUL = "\x00"
@@ -141,62 +138,3 @@ def without_body(send: Send) -> Send:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     return send_head
-
-
-@dataclass
-class RateLimiter:
-    """A token bucket per key (an API key's id, a client's address): `per_minute` a minute, in bursts of up to
-    a tenth of that.
-
-    Kept in the process: with several workers, each allows the rate (divide it by the workers)."""
-
-    per_minute: int
-    buckets: dict[Hashable, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, updated at)
-    # Buckets kept at most: full ones are forgotten first (a full bucket is the same as none).
-    max_buckets: int = 100_000
-
-    @property
-    def capacity(self) -> float:
-        return max(1.0, self.per_minute / 10)
-
-    def tokens(self, key: Hashable, now: float) -> float:
-        tokens, updated = self.buckets.get(key, (self.capacity, now))
-        return min(self.capacity, tokens + (now - updated) * self.per_minute / 60.0)
-
-    def retry_after(self, tokens: float) -> int:
-        return max(1, math.ceil((1 - tokens) / (self.per_minute / 60.0)))
-
-    def take(self, key: Hashable, name: str) -> None:
-        """Take a token for an API key's request, or refuse it with 429 when there is none."""
-        now = time.monotonic()
-        tokens = self.tokens(key, now)
-        if tokens < 1:
-            self.buckets[key] = (tokens, now)
-            retry_after = self.retry_after(tokens)
-            raise TooManyRequests(
-                f"The key '{name}' is over its limit of {self.per_minute} requests a minute; retry in "
-                f"{retry_after} s.",
-                retry_after=retry_after,
-            )
-        self.store(key, tokens - 1, now)
-
-    def check(self, key: Hashable) -> None:
-        """429 when `key` has no token left, taking none (the wrong-key limit: only failures take one)."""
-        tokens = self.tokens(key, time.monotonic())
-        if tokens < 1:
-            retry_after = self.retry_after(tokens)
-            raise TooManyRequests(
-                f"Too many requests from this address with a wrong API key; retry in {retry_after} s.",
-                retry_after=retry_after,
-            )
-
-    def spend(self, key: Hashable) -> None:
-        now = time.monotonic()
-        self.store(key, self.tokens(key, now) - 1, now)
-
-    def store(self, key: Hashable, tokens: float, now: float) -> None:
-        self.buckets[key] = (tokens, now)
-        if len(self.buckets) > self.max_buckets:
-            full = [k for k in self.buckets if self.tokens(k, now) >= self.capacity]
-            for k in full or list(self.buckets)[: len(self.buckets) // 2]:
-                del self.buckets[k]

@@ -8,6 +8,9 @@ later.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.localdb import LocalCluster
@@ -41,23 +44,55 @@ def create_engine(
     pool_timeout: float = 30.0,
     application_name: str = "territory",
     server_settings: dict[str, str] | None = None,
+    pgbouncer: bool = False,
 ) -> AsyncEngine:
-    return create_async_engine(
+    # Short OLTP queries: JIT compilation costs more than it saves.
+    session = {"jit": "off", **(server_settings or {})}
+    # application_name is one of the few startup parameters PgBouncer passes on (it tracks it per client).
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": application_name}}
+    if pgbouncer:
+        # Transaction pooling gives each transaction whichever server connection is free. A statement prepared by
+        # name on one is unknown on the next (or taken there by another client), so asyncpg and SQLAlchemy cache
+        # none and use the unnamed statement, which lives only as long as the transaction. Other startup
+        # parameters PgBouncer 1.18 refuses (or, listed in ignore_startup_parameters, drops): the session settings
+        # are set again at the start of each transaction instead (SET LOCAL: they end with it).
+        connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+    else:
+        connect_args["server_settings"] |= session
+    engine = create_async_engine(
         async_database_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
         # Waiting for a connection is waiting for the database: give up soon and answer 503.
         pool_timeout=pool_timeout,
-        # Short OLTP queries: JIT compilation costs more than it saves.
-        connect_args={
-            "server_settings": {"application_name": application_name, "jit": "off", **(server_settings or {})}
-        },
+        connect_args=connect_args,
     )
+    if pgbouncer:
+        set_in_each_transaction(engine, session)
+    return engine
 
 
-def read_only(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool in autocommit mode: a read is one round trip, with no BEGIN and no ROLLBACK around it."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+def set_in_each_transaction(engine: AsyncEngine, session: dict[str, str]) -> None:
+    """Apply `session` (name -> value) at the start of every transaction of `engine`: one more round trip each."""
+    names = list(session)
+    statement = "SELECT " + ", ".join(f"set_config('{name}', ${i}, true)" for i, name in enumerate(names, 1))
+    values = tuple(session[name] for name in names)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def set_locally(connection: Connection) -> None:
+        # The driver's own cursor: a statement through `connection` here would begin the transaction again.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(statement, values)
+        cursor.close()
+
+
+def read_only(engine: AsyncEngine, *, pgbouncer: bool = False) -> AsyncEngine:
+    """The same pool in autocommit mode: a read is one round trip, with no BEGIN and no ROLLBACK around it.
+
+    Not through PgBouncer: there the session settings (the read statement timeout among them) are set in each
+    transaction (`set_in_each_transaction`), and an autocommit read would have none. (The statement itself would
+    survive autocommit: with its cache off, asyncpg sends an unnamed statement's Parse again with its Bind.)"""
+    return engine if pgbouncer else engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def create_engines(settings: Settings, database_url: str) -> tuple[AsyncEngine, AsyncEngine]:
@@ -70,6 +105,7 @@ def create_engines(settings: Settings, database_url: str) -> tuple[AsyncEngine, 
         server_settings=session_settings(
             settings, statement_timeout=settings.write_statement_timeout_seconds
         ),
+        pgbouncer=settings.pgbouncer,
     )
     reads = create_engine(
         database_url,
@@ -77,5 +113,20 @@ def create_engines(settings: Settings, database_url: str) -> tuple[AsyncEngine, 
         pool_timeout=settings.pool_timeout_seconds,
         application_name="territory-read",
         server_settings=session_settings(settings, statement_timeout=settings.read_statement_timeout_seconds),
+        pgbouncer=settings.pgbouncer,
     )
     return writes, reads
+
+
+def create_keys_engine(settings: Settings, primary_url: str) -> AsyncEngine:
+    """The pool that admits API keys on the primary (app/api/auth.py): a third bulkhead, so that writers queued
+    on locks, which can fill the write pool, do not hold up the key check of every keyed request."""
+    keys = create_engine(
+        primary_url,
+        pool_size=settings.key_pool_size,
+        pool_timeout=settings.pool_timeout_seconds,
+        application_name="territory-keys",
+        server_settings=session_settings(settings, statement_timeout=settings.read_statement_timeout_seconds),
+        pgbouncer=settings.pgbouncer,
+    )
+    return read_only(keys, pgbouncer=settings.pgbouncer)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Identity,
     Index,
@@ -406,6 +407,17 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateBucket(Base):
+    """A token bucket of the shared rate limits (`key:<id>`, `wrong-key:<address>`), UNLOGGED (0009_shared_limits)."""
+
+    __tablename__ = "rate_bucket"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    bucket: Mapped[str] = mapped_column(Text, primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ControlEventVersion(Base):

@@ -156,12 +156,14 @@ async def stream_start(
 
 
 def shared_listener(state: Any) -> SharedListener:
-    """The process's listening connection (app.state.listener), made on first use: to the primary (the write
-    engine's URL), the one server that delivers notifications."""
+    """The process's listening connection (app.state.listener), made on first use: on the primary (NOTIFY is not
+    delivered on a standby), directly (TERRITORY_LISTEN_DATABASE_URL) when DATABASE_URL goes through PgBouncer."""
     listener: SharedListener | None = getattr(state, "listener", None)
     if listener is None:
         listener = SharedListener(
-            plain_url(state.engine.url), CHANNEL, max_subscribers=state.settings.max_streams
+            state.settings.listen_database_url or plain_url(state.engine.url),
+            CHANNEL,
+            max_subscribers=state.settings.max_streams,
         )
         state.listener = listener
     return listener

@@ -7,7 +7,6 @@ random 256-bit tokens, so a plain SHA-256 is enough: there is no low-entropy pas
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,17 +95,44 @@ async def revoke_key(conn: AsyncConnection, *, prefix: str) -> ApiKey | None:
     return ApiKey(**row._mapping) if row else None
 
 
-async def authenticate(conn: AsyncConnection, key: str) -> ApiKey | None:
-    """The live key this string is, or None (unknown, malformed or revoked)."""
+@dataclass(frozen=True)
+class Admission:
+    """What the primary said of a presented key (app/db/sql/admit_api_key.sql): `outcome` is `admitted`,
+    `wrong-key`, `wrong-keys` (its address has no wrong key left), `forbidden` or `limited`; `key` is the live key
+    (admitted, forbidden, limited); `wait_seconds` until a token is back (wrong-keys, limited)."""
+
+    outcome: str
+    key: ApiKey | None
+    wait_seconds: float | None
+
+
+async def admit(
+    conn: AsyncConnection,
+    key: str,
+    *,
+    client: str | None,
+    scope: Scope,
+    per_minute: float,
+    wrong_per_minute: float,
+) -> Admission:
+    """Look the key up and take a token from its rate (or a wrong-key token from `client`), in one statement."""
     prefix = split_key(key)
-    if prefix is None:
-        return None
     row = (
         await conn.execute(
-            q.KEY_BY_PREFIX,
-            {"prefix": prefix},
+            q.ADMIT_KEY,
+            {
+                "prefix": prefix,
+                "digest": digest(key),
+                "client": client,
+                "scopes": [name for name, rank in SCOPE_RANK.items() if rank >= SCOPE_RANK[scope]],
+                "per_minute": per_minute,
+                "wrong_per_minute": wrong_per_minute,
+            },
         )
-    ).one_or_none()
-    if row is None or not hmac.compare_digest(row.secret_sha256, digest(key)) or row.revoked_at:
-        return None
-    return ApiKey(row.id, row.name, row.prefix, row.scope, row.created_at, row.revoked_at)
+    ).one()
+    api_key = (
+        ApiKey(row.key_id, row.key_name, row.key_prefix, row.key_scope, row.key_created_at, None)
+        if row.key_id is not None
+        else None
+    )
+    return Admission(row.outcome, api_key, row.wait_seconds)

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.db.engine import create_engine
 from app.schemas.events import EventCreate
 from app.services import events as writes
-from app.services.keys import ApiKey, authenticate
-from tests.conftest import database_on, new_key
+from app.services import keys
+from app.services.keys import ApiKey
+from tests.conftest import database_on
 
 PLACES = ["palmyra", "raqqa", "al-bab"]
 HOLDERS = ["syrian-army", "sdf", "turkish-backed-rebels"]
@@ -195,10 +196,8 @@ async def test_bad_parameters_are_problems_naming_the_field(client: httpx.AsyncC
 
 
 async def key_of(engine: AsyncEngine) -> ApiKey:
-    secret = await new_key(engine, "ingest")
-    async with engine.connect() as connection:
-        key = await authenticate(connection, secret)
-    assert key is not None
+    async with engine.begin() as connection:
+        key, _ = await keys.create_key(connection, name="test-ingest", scope="ingest")
     return key
 
 

@@ -19,4 +19,9 @@ REVOKE_KEY = text(f"""
     RETURNING {KEY_COLUMNS}
 """)
 
-KEY_BY_PREFIX = text(f"SELECT {KEY_COLUMNS}, secret_sha256 FROM api_key WHERE prefix = :prefix")
+
+# The key looked up and a token taken, in one call on the primary (app/db/sql/admit_api_key.sql).
+ADMIT_KEY = text("""
+    SELECT outcome, wait_seconds, key_id, key_name, key_prefix, key_scope, key_created_at
+    FROM admit_api_key(:prefix, :digest, :client, :scopes, :per_minute, :wrong_per_minute)
+""")

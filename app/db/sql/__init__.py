@@ -62,6 +62,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "control_event_version_notify",
     "assign_feed_positions",
     "data_version",
+    "admit_api_key",
 )
 
 
