@@ -57,14 +57,10 @@ class Scenario:
     name: str
     paths: list[str]
     items_key: str | None  # the list in a response whose length is reported; None: one object; mvt: a tile
-<<<<<<< HEAD
     cached: bool = False  # served with the response cache on
-    revalidate: bool = False  # each request sends the ETag of its path (If-None-Match): a 304 is the answer
-=======
     # Each request sends If-None-Match with the ETag its path answered before the run (bench.run.with_etags), as a
     # dashboard that polls does: what an unchanged answer costs (a 304).
     revalidate: bool = False
->>>>>>> scale
 
 
 def random_date(rng: random.Random, first: date, last: date) -> date:

@@ -410,7 +410,7 @@ class ApiKey(Base):
 
 
 class RateBucket(Base):
-    """A token bucket of the shared rate limits (`key:<id>`, `wrong-key:<address>`), UNLOGGED (0009_shared_limits)."""
+    """A token bucket of the shared rate limits (`key:<id>`, `wrong-key:<address>`), UNLOGGED (0010_shared_limits)."""
 
     __tablename__ = "rate_bucket"
     __table_args__ = {"prefixes": ["UNLOGGED"]}

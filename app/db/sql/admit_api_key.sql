@@ -1,6 +1,6 @@
 -- A request's API key, checked and counted in one call on the primary: the key lookup, the per-key rate limit and
 -- the wrong-key limit per client address, shared by every worker of every machine (why, and why the buckets are
--- UNLOGGED: migrations/versions/20261202_0009_shared_limits.py). A keyed request costs the one round trip its
+-- UNLOGGED: migrations/versions/20261202_0010_shared_limits.py). A keyed request costs the one round trip its
 -- key lookup cost before.
 --
 -- Token buckets: `per_minute` tokens a minute, up to a tenth of that at once (at least one). A bucket holds the

@@ -18,8 +18,8 @@ every bucket is full again once. That forgives at most one burst per key, which 
 that protects the service rather than bills anyone. fillfactor 50 leaves room on each page for the new version
 of a row, so an update stays a HOT update and needs no index change.
 
-Revision ID: 0009_shared_limits
-Revises: 0006_feed_positions
+Revision ID: 0010_shared_limits
+Revises: 0009_place_states
 Create Date: 2026-12-02 00:00:00+00:00
 """
 
@@ -29,8 +29,8 @@ from alembic import op
 
 from app.db.sql import install_snapshot
 
-revision: str = "0009_shared_limits"
-down_revision: str | None = "0006_feed_positions"
+revision: str = "0010_shared_limits"
+down_revision: str | None = "0009_place_states"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -43,10 +43,10 @@ def upgrade() -> None:
         " at timestamptz NOT NULL"
         ") WITH (fillfactor = 50)"
     )
-    install_snapshot("0009_shared_limits")
+    install_snapshot("0010_shared_limits")
 
 
 def downgrade() -> None:
-    install_snapshot("0006_feed_positions")
+    install_snapshot("0009_place_states")
     op.execute("DROP FUNCTION admit_api_key(text, bytea, text, text[], double precision, double precision)")
     op.execute("DROP TABLE rate_bucket")
