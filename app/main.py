@@ -26,7 +26,8 @@ from app.api.compression import GzipByEncoding
 from app.api.limits import RateLimiter, RequestGuard
 from app.api.openapi import openapi_document, operation_id
 from app.api.pages import install_browser_side
-from app.db.engine import create_engines, read_only, resolve_database_url
+from app.api.replication import Replication
+from app.db.engine import create_engines, create_read_routing, read_only, resolve_database_url
 from app.errors import install_problem_handlers
 from app.services import feed
 from app.settings import Settings, get_settings
@@ -62,10 +63,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         url = resolve_database_url(settings)
         writes, reads = create_engines(settings, url)
         app.state.engine, app.state.read_engine = writes, read_only(reads)
+        # Replicas serve the plain reads; the primary's read pool keeps what must see the latest (key lookups,
+        # the event stream, exports) and every read when no replica is healthy.
+        app.state.read_routing = create_read_routing(settings, url, app.state.read_engine)
+        if app.state.read_routing is not None:
+            await app.state.read_routing.start()
         calm_garbage_collector()
         try:
             yield
         finally:
+            if app.state.read_routing is not None:
+                await app.state.read_routing.close()
             await feed.shared_listener(app.state).close()
             await writes.dispose()
             await reads.dispose()
@@ -81,9 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
+    app.state.read_routing = None  # without replicas: every read on the primary's read pool
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.wrong_key_limiter = RateLimiter(settings.wrong_keys_per_minute)
     install_problem_handlers(app)
+    # Innermost: a read it answers again runs only the route again.
+    app.add_middleware(Replication)
     # Inside the guard, so that HEAD (answered as GET there) gets GET's encoding and ETag.
     app.add_middleware(GzipByEncoding)
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
