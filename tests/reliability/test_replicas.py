@@ -141,6 +141,9 @@ async def test_reads_come_from_the_replica_and_writes_from_the_primary(
             await connection.close()
         # A read inside a write (the answer of the write) comes from the primary: it holds what was written.
         assert written.json()["slug"] == "replica-first"
+        # The event stream listens on the primary (a standby delivers no notification) and resumes there.
+        async with http.stream("GET", "/v1/events/stream", params={"since": "0"}) as stream:
+            assert (stream.status_code, stream.headers[SERVED_BY]) == (200, "primary")
 
 
 async def test_a_read_naming_its_write_sees_it_however_slow_the_replication(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -19,13 +20,14 @@ STANDBY_STATE = text(
               pg_last_wal_replay_lsn()::text AS replayed,
               extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_age"""
 )
+LSN = re.compile(r"[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")
 
 
 def lsn(value: str) -> int:
     """PostgreSQL's text form of a WAL position (`16/B374D848`: two hexadecimal halves) as a number."""
-    high, _, low = value.partition("/")
-    if not low or len(high) > 8 or len(low) > 8:
+    if not LSN.fullmatch(value):
         raise ValueError(value)
+    high, _, low = value.partition("/")
     return (int(high, 16) << 32) | int(low, 16)
 
 
