@@ -39,6 +39,9 @@ the control periods the database derives from them.
 
 Dates are calendar dates and periods are half-open `[since, until)`: on the day of a capture the new holder
 holds the place. GeoJSON is longitude, latitude (RFC 7946). Errors are RFC 9457 problem details.
+
+A write answers `Territory-LSN`, the position it committed at; a read that sends it back (request header
+`Territory-LSN`) sees that write, even when reads are served by replicas a little behind the primary.
 """
 
 
