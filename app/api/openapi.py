@@ -128,11 +128,13 @@ def _tidy(method: str, operation: dict[str, Any]) -> None:
 COMMITTED_AT = {
     "description": "Where the write committed (a PostgreSQL WAL position): send it back in the Territory-LSN "
     "request header of a read and that read sees the write, replicas or not.",
-    "schema": {"type": "string", "examples": ["0/3000148"]},
+    "schema": {"type": "string"},
+    "example": "0/3000148",
 }
 SERVED_BY = {
     "description": "With read replicas: the database that answered, `primary` or `replica-N`",
-    "schema": {"type": "string", "examples": ["replica-1"]},
+    "schema": {"type": "string"},
+    "example": "replica-1",
 }
 
 
