@@ -323,6 +323,27 @@ class LocalCluster:
         if result.returncode != 0:
             raise LocalDatabaseError(f"{what} failed: {result.stderr}")
 
+    def start(self) -> None:
+        """Start the server of a cluster that exists (a stopped one, or a standby made by `standby`)."""
+        if not self.is_running():
+            self._start(postgres_bindir())
+
+    def standby(self, parent: Path, **settings: str) -> LocalCluster:
+        """A streaming replica of this running cluster, in `parent`/replica on a port of its own, started:
+        `pg_basebackup -R` copies the cluster and writes how to follow it (the trust rules of initdb let the
+        superuser replicate over the loopback). `settings` go to the replica's server (recovery_min_apply_delay)."""
+        replica = LocalCluster(
+            parent / "replica", free_loopback_port(), {**self.settings, **settings}, self.role
+        )
+        parent.mkdir(parents=True, exist_ok=True)
+        if _is_root():
+            shutil.chown(parent, SUPERUSER, SUPERUSER)
+        command = ["pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER]
+        command += ["-D", str(replica.datadir), "-R", "-X", "stream", "-c", "fast"]
+        self._check(self._run([str(postgres_bindir() / command[0]), *command[1:]]), "pg_basebackup")
+        replica.start()
+        return replica
+
     def stop(self) -> None:
         if self.is_running():
             self._run(

@@ -27,7 +27,14 @@ from app.api.compression import GzipByEncoding
 from app.api.limits import RequestGuard
 from app.api.openapi import openapi_document, operation_id
 from app.api.pages import install_browser_side
-from app.db.engine import create_engines, create_keys_engine, read_only, resolve_database_url
+from app.api.replication import Replication
+from app.db.engine import (
+    create_engines,
+    create_keys_engine,
+    create_read_routing,
+    read_only,
+    resolve_database_url,
+)
 from app.errors import install_problem_handlers
 from app.services import feed
 from app.settings import Settings, get_settings
@@ -39,6 +46,9 @@ the control periods the database derives from them.
 
 Dates are calendar dates and periods are half-open `[since, until)`: on the day of a capture the new holder
 holds the place. GeoJSON is longitude, latitude (RFC 7946). Errors are RFC 9457 problem details.
+
+A write answers `Territory-LSN`, the position it committed at; a read that sends it back (request header
+`Territory-LSN`) sees that write, even when reads are served by replicas a little behind the primary.
 """
 
 
@@ -64,6 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writes, reads = create_engines(settings, url)
         app.state.engine, app.state.read_engine = writes, read_only(reads, pgbouncer=settings.pgbouncer)
         app.state.keys_engine = create_keys_engine(settings, url)
+        # Replicas serve the plain reads; the primary's read pool keeps what must see the latest (the event
+        # stream, exports) and every read when no replica is healthy. Keys are admitted on the primary.
+        app.state.read_routing = create_read_routing(settings, url, app.state.read_engine)
+        if app.state.read_routing is not None:
+            await app.state.read_routing.start()
         calm_garbage_collector()
         if settings.response_cache_bytes:
             app.state.data_version.start(feed.shared_listener(app.state))
@@ -71,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.data_version.stop()
+            if app.state.read_routing is not None:
+                await app.state.read_routing.close()
             await feed.shared_listener(app.state).close()
             await writes.dispose()
             await reads.dispose()
@@ -87,7 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
+    app.state.read_routing = None  # without replicas: every read on the primary's read pool
     install_problem_handlers(app)
+    # Innermost: a read it answers again runs only the route again.
+    app.add_middleware(Replication)
     # Inside the guard, so that HEAD (answered as GET there) gets GET's encoding and ETag.
     app.add_middleware(GzipByEncoding)
     app.state.data_version = DataVersion(check_every=settings.data_version_check_seconds)

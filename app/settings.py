@@ -15,6 +15,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "TERRITORY_DATABASE_URL")
     )
+    # Read replicas (comma-separated postgresql:// URLs of streaming standbys): plain reads go to a healthy one,
+    # round robin; writes, and what must see them at once, stay on DATABASE_URL. Empty: everything on it.
+    read_database_urls: str = ""
+    # A replica further behind the primary than this is skipped until it catches up (app/db/replicas.py).
+    max_replica_lag_seconds: float = Field(default=5.0, gt=0)
+    # Seconds between two checks of each replica's state and lag (and of the primary's WAL position).
+    replica_check_seconds: float = Field(default=1.0, gt=0)
     # Connections of the read pool and of the write pool (each may overflow by as many again, per process).
     pool_size: int = Field(default=10, ge=1, le=200)
     write_pool_size: int = Field(default=5, ge=1, le=200)
@@ -87,3 +94,8 @@ def async_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     raise ValueError(f"DATABASE_URL must start with postgresql://, got {url.split(':', 1)[0]}://")
+
+
+def read_database_urls(settings: Settings) -> list[str]:
+    """TERRITORY_READ_DATABASE_URLS as a list (blanks dropped)."""
+    return [url.strip() for url in settings.read_database_urls.split(",") if url.strip()]

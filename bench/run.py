@@ -5,21 +5,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from app.localdb import LocalCluster, free_loopback_port
 from bench import ingest, scenarios
 from bench.generate import SCALES, Dataset, prepare, query
+from bench.generate import database_url as database_on
 from bench.load import WrkResult, require_wrk, run_wrk
 
 RESULTS = Path(__file__).parent / "results"
@@ -61,6 +64,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="server for the bench databases (default: the local cluster)")
     parser.add_argument("--keep", action="store_true", help="reuse a complete bench database of the scale")
+    parser.add_argument(
+        "--replica",
+        action="store_true",
+        help="serve the reads from a streaming replica: a throwaway standby of the local cluster "
+        "(pg_basebackup), removed afterwards",
+    )
+    parser.add_argument(
+        "--read-database-urls",
+        help="serve the reads from these replicas of --database-url (comma-separated server URLs, as "
+        "--database-url: the bench database's name is put in each)",
+    )
     parser.add_argument("--scenarios", type=csv, default=list(ALL_SCENARIOS), help=", ".join(ALL_SCENARIOS))
     parser.add_argument(
         "--ingest-batches",
@@ -69,6 +83,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"batches of {ingest.BATCH:,} events per client count in {ingest.NAME}",
     )
     args = parser.parse_args(argv)
+    if args.replica and (args.database_url or args.read_database_urls):
+        parser.error(
+            "--replica makes a standby of the local cluster; with --database-url use --read-database-urls"
+        )
     for option, known in (("scales", tuple(SCALES)), ("scenarios", ALL_SCENARIOS)):
         if unknown := set(getattr(args, option)) - set(known):
             parser.error(f"--{option}: unknown {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
@@ -81,22 +99,80 @@ def csv(value: str) -> list[str]:
 
 @contextlib.contextmanager
 def serve(
-    database_url: str, log: Path, workers: int, timeout: float = 60, *, cache: bool = False
+    database_url: str,
+    log: Path,
+    workers: int,
+    timeout: float = 60,
+    *,
+    cache: bool = False,
+    read_urls: Sequence[str] = (),
 ) -> Iterator[str]:
     """`workers` uvicorn processes on a free loopback port, answering /healthz; stopped by PID whatever happens.
-    Without `cache`, no answer is kept (TERRITORY_RESPONSE_CACHE_BYTES=0): each request is read and built."""
-    with serving(database_url, log, timeout, workers=workers, cache=cache) as (base, _):
+    Without `cache`, no answer is kept (TERRITORY_RESPONSE_CACHE_BYTES=0): each request is read and built. With
+    `read_urls`, the reads go to those replicas (TERRITORY_READ_DATABASE_URLS), once they are healthy."""
+    with serving(database_url, log, timeout, workers=workers, cache=cache, read_urls=read_urls) as (base, _):
+        if read_urls:
+            wait_for_replicas(base, timeout)
         yield base
+
+
+def wait_for_replicas(base: str, timeout: float) -> None:
+    """Until /readyz calls every replica healthy and a read says a replica served it (Territory-Served-By)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError, KeyError):
+            replicas = httpx.get(f"{base}/readyz", timeout=2).json()["replicas"]
+            served_by = httpx.get(f"{base}/v1/actors", timeout=2).headers["territory-served-by"]
+            if all(r["state"] == "healthy" for r in replicas) and served_by.startswith("replica"):
+                print(f"[bench] reads served by the replicas: {replicas}", flush=True)
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the read replicas did not become healthy (see /readyz)")
+        time.sleep(0.2)
+
+
+def replica_urls(args: argparse.Namespace, standby: LocalCluster | None, dataset: Dataset) -> list[str]:
+    """The dataset's database on each replica: the standby's, or each of --read-database-urls."""
+    servers = csv(args.read_database_urls or "")
+    if standby is not None:
+        servers = [standby.admin_url]
+    name = make_url(dataset.url).database or ""
+    return [database_on(server, name) for server in servers]
+
+
+@contextlib.contextmanager
+def local_standby(wanted: bool) -> Iterator[LocalCluster | None]:
+    """--replica: a streaming standby of the local cluster, in a folder of its own, stopped and removed after."""
+    if not wanted:
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="territory-bench-replica-"))
+    folder.chmod(0o755)  # the postgres user must reach the cluster folder inside it
+    standby = None
+    try:
+        standby = LocalCluster.for_project().standby(folder)
+        yield standby
+    finally:
+        if standby is not None:
+            standby.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def serving(
-    database_url: str, log: Path, timeout: float = 60, *, workers: int = 1, cache: bool = False
+    database_url: str,
+    log: Path,
+    timeout: float = 60,
+    *,
+    workers: int = 1,
+    cache: bool = False,
+    read_urls: Sequence[str] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`serve`, also handing out the process (bench/exports.py reads the memory of its one worker)."""
     env = {**os.environ, "DATABASE_URL": database_url, "TERRITORY_LOG_LEVEL": "warning"}
     if not cache:
         env["TERRITORY_RESPONSE_CACHE_BYTES"] = "0"
+    env["TERRITORY_READ_DATABASE_URLS"] = ",".join(read_urls)
 
     def command(port: int) -> list[str]:
         return [
@@ -225,6 +301,7 @@ def report(
         f"# Territory benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"`{' '.join(['python -m bench.run', *argv])}`: {args.workers} uvicorn worker(s)"
+        + (", reads on a streaming replica" if args.replica or args.read_database_urls else "")
         + (
             f", wrk with {args.connections} connections on loopback, {args.duration} s per scenario after a "
             f"{WARM_UP_S} s warm-up"
@@ -281,7 +358,11 @@ def main(argv: list[str]) -> int:
     datasets: list[Dataset] = []
     rows: list[Row] = []
     ingested: list[tuple[str, ingest.IngestResult]] = []
-    with tempfile.TemporaryDirectory(prefix="territory-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="territory-bench-") as tmp,
+        # Made before the datasets: what they write afterwards streams to it.
+        local_standby(args.replica) as standby,
+    ):
         workdir = Path(tmp)
         for name in args.scales:
             wants_territories = bool(scenarios.TERRITORY_SCENARIOS & set(args.scenarios))
@@ -289,10 +370,13 @@ def main(argv: list[str]) -> int:
             datasets.append(dataset)
             print(f"[bench] {name}: {dataset.sizes}", flush=True)
             built = scenarios.build(dataset, reads) if reads else []
+            read_urls = replica_urls(args, standby, dataset) if reads else []
             for cache in (False, True):  # the cached scenarios on a server that keeps answers
                 if not (group := [s for s in built if s.cached == cache]):
                     continue
-                with serve(dataset.url, workdir / "uvicorn.log", args.workers, cache=cache) as base:
+                with serve(
+                    dataset.url, workdir / "uvicorn.log", args.workers, cache=cache, read_urls=read_urls
+                ) as base:
                     for scenario in group:
                         items = check(base, scenario)
                         for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped

@@ -32,9 +32,6 @@ from tests.live_server import serving
 COMPOSE = PROJECT_ROOT / "compose.yaml"
 NGINX_CONF = PROJECT_ROOT / "deploy" / "nginx" / "territory.conf"
 PGBOUNCER_INI = PROJECT_ROOT / "deploy" / "pgbouncer" / "pgbouncer.ini"
-# Settings the read-replica work adds (its own branch); listed here until both are on main.
-# TODO(lead): drop this allowance once TERRITORY_READ_DATABASE_URLS is a Settings field on main.
-ADDED_ELSEWHERE = {"read_database_urls", "max_replica_lag_seconds"}
 # Read by the `territory` command rather than the app (app/cli.py: --workers).
 COMMAND_OPTIONS = {"workers"}
 
@@ -62,7 +59,7 @@ def test_compose_services_refer_to_files_that_exist_and_services_that_are_define
 
 def test_the_api_containers_settings_are_the_apps() -> None:
     environment = compose()["services"]["api1"]["environment"]
-    fields = set(Settings.model_fields) | ADDED_ELSEWHERE | COMMAND_OPTIONS
+    fields = set(Settings.model_fields) | COMMAND_OPTIONS
     for name in environment:
         if name.startswith("TERRITORY_"):
             assert name.removeprefix("TERRITORY_").lower() in fields, f"{name} is no setting of the app"

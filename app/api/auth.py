@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from starlette.datastructures import Headers
@@ -36,20 +36,32 @@ def key_in(headers: Headers) -> str | None:
 
 
 async def key_with_scope(request: Request, scope: Scope) -> ApiKey:
+    admitted: ApiKey | None = getattr(request.state, "api_key", None)
+    if admitted is not None and scope == "read":
+        return admitted  # admitted for this read already (app/api/caching.py, before the routes)
     key = presented_key(request)
     if key is None:
         raise Unauthorized(
             f"This needs an API key with the '{scope}' scope: send 'Authorization: Bearer <key>'."
         )
-    settings = request.app.state.settings
+    api_key = await admit_key(
+        request.app, key, client=request.client.host if request.client else None, scope=scope
+    )
+    request.state.api_key = api_key
+    return api_key
+
+
+async def admit_key(app: Any, key: str, *, client: str | None, scope: Scope) -> ApiKey:
+    """The key, admitted for `scope` with a token of its rate; the problem to answer otherwise (401, 403, 429)."""
+    settings = app.state.settings
     # On the primary, with the limits every worker shares (app/db/sql/admit_api_key.sql): a revocation counts at
     # once, which a lagging replica could not promise. begin(): through PgBouncer the tokens taken are committed
     # (in autocommit mode it costs nothing).
-    async with request.app.state.keys_engine.begin() as conn:
+    async with app.state.keys_engine.begin() as conn:
         admission = await admit(
             conn,
             key,
-            client=request.client.host if request.client else None,
+            client=client,
             scope=scope,
             per_minute=settings.rate_limit_per_minute,
             wrong_per_minute=settings.wrong_keys_per_minute,
@@ -71,7 +83,6 @@ async def key_with_scope(request: Request, scope: Scope) -> ApiKey:
             f"retry in {retry_after} s.",
             retry_after=retry_after,
         )
-    request.state.api_key = api_key
     return api_key
 
 

@@ -43,7 +43,7 @@ import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -52,10 +52,11 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.auth import key_in
+from app.api.auth import admit_key, key_in
 from app.api.compression import gzip_accepted, gzip_tag, identity_tags
 from app.api.limits import refuse
 from app.db.listen import LISTENER_NAME, SharedListener, Watcher
+from app.db.queries.data_version import ANNOUNCE, READ_VERSION
 from app.errors import DomainError
 from app.services.keys import ApiKey
 from app.settings import Settings
@@ -73,18 +74,10 @@ SETTLED_AFTER = timedelta(days=1)
 KEY_HEADERS = "Authorization, X-API-Key"
 CHANNEL = "data_version"  # notified by data_version_bump() with each new version
 ACK_CHANNEL = "data_version_held"  # "<listening backend's pid> <version>": a process holds that version
-# The version, and the other processes' listening connections on this database.
-READ_VERSION = """
-SELECT (SELECT version FROM data_version) AS version,
-       array(SELECT pid FROM pg_stat_activity WHERE application_name = $1
-             AND datname = current_database() AND pid <> pg_backend_pid()) AS others
-"""
-ANNOUNCE = "SELECT pg_notify($1, pg_backend_pid() || ' ' || $2)"
 ACK_TIMEOUT = 0.5  # seconds a write's answer waits at most for the other processes
 # The scope entry through which a request's cache key reaches `cached()` (set by ResponseCache).
 FILL = "territory.cache"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-KEYS_KEPT = 10_000  # read keys remembered valid per version
 CONTENT_HEADERS = (b"content-length", b"content-type", b"content-encoding")
 
 
@@ -323,25 +316,6 @@ class Entry:
     size: int
 
 
-@dataclass
-class ValidKeys:
-    """Read keys seen valid at one version (a key created, revoked or changed moves the version)."""
-
-    version: int = -1
-    keys: dict[str, ApiKey] = field(default_factory=dict)
-
-    def get(self, version: int, secret: str) -> ApiKey | None:
-        return self.keys.get(secret) if version == self.version else None
-
-    def remember(self, version: int, secret: str, api_key: ApiKey) -> None:
-        if version != self.version:
-            if version < self.version:
-                return
-            self.version, self.keys = version, {}
-        if len(self.keys) < KEYS_KEPT:
-            self.keys[secret] = api_key
-
-
 class ResponseCache:
     """Answers of one data version, least recently used dropped first, within `capacity` bytes."""
 
@@ -384,7 +358,6 @@ class CacheMiddleware:
 
     def __init__(self, app: ASGIApp, settings: Settings, versions: DataVersion, store: ResponseCache) -> None:
         self.app, self.settings, self.versions, self.store = app, settings, versions, store
-        self.valid_keys = ValidKeys()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -418,22 +391,26 @@ class CacheMiddleware:
             date.today().toordinal(),
         )
         key_id: int | None = None
-        secret = None
         if self.settings.require_read_key:
+            # Private answers: the key is admitted as the routes would (one call on the primary, with the shared
+            # rate), and the routes, on a miss, do not admit it again.
             secret = key_in(Headers(raw=scope["headers"]))  # as the routes read it
-            api_key = self.valid_keys.get(version, secret) if secret else None
-            if api_key is None:  # unknown here: the routes look it up, and remember it when valid
-                await self._fill(scope, receive, send, Fill(version, base, gzip), secret)
+            if secret is None:  # the routes answer 401
+                await self._fill(scope, receive, send, Fill(version, base, gzip))
                 return
+            client = scope.get("client")
             try:
-                scope["app"].state.rate_limiter.take(api_key.id, api_key.name)
+                api_key = await admit_key(
+                    scope["app"], secret, client=client[0] if client else None, scope="read"
+                )
             except DomainError as error:
                 await refuse(scope, receive, send, error)
                 return
+            scope.setdefault("state", {})["api_key"] = api_key
             key_id = api_key.id
         entry = self.store.get(version, (base, gzip, key_id))
         if entry is None:
-            await self._fill(scope, receive, send, Fill(version, base, gzip, key_id), secret)
+            await self._fill(scope, receive, send, Fill(version, base, gzip, key_id))
             return
         if if_none_match:
             tags, had_gzip = identity_tags(if_none_match.decode("latin-1"))
@@ -447,12 +424,12 @@ class CacheMiddleware:
                 await send({"type": "http.response.body", "body": b""})
                 return
         if entry.body is None:  # known from a 304 only
-            await self._fill(scope, receive, send, Fill(version, base, gzip, key_id), secret)
+            await self._fill(scope, receive, send, Fill(version, base, gzip, key_id))
             return
         await send({"type": "http.response.start", "status": 200, "headers": list(entry.headers)})
         await send({"type": "http.response.body", "body": entry.body})
 
-    async def _fill(self, scope: Scope, receive: Receive, send: Send, fill: Fill, secret: str | None) -> None:
+    async def _fill(self, scope: Scope, receive: Receive, send: Send, fill: Fill) -> None:
         """The routes answer; a 200 that cached() built is kept for the next same request at this version."""
         scope = {**scope, FILL: fill}
         start: Message | None = None
@@ -473,8 +450,6 @@ class CacheMiddleware:
             await send(message)
 
         await self.app(scope, receive, keep)
-        if secret and (api_key := scope.get("state", {}).get("api_key")) is not None:
-            self.valid_keys.remember(fill.version, secret, api_key)
 
     def _keep(self, fill: Fill, headers: list[tuple[bytes, bytes]], body: bytes | None) -> None:
         key = (fill.base, fill.gzip, fill.key_id)

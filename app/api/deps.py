@@ -5,18 +5,70 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api.auth import read_access
+from app.api.caching import FILL, observed_version
+from app.api.params import parse_wal_position
+from app.db.queries.data_version import version_on
+from app.db.replicas import ReadRouting
+
+# The request header a read names a position with (the same a write answers with: app/api/replication.py).
+POSITION_HEADER = "Territory-LSN"
+PositionHeader = Annotated[
+    str | None,
+    Header(
+        alias=POSITION_HEADER,
+        description="The Territory-LSN a write answered with: this read then sees that write (it is served by "
+        "a database that has replayed it). Without it a read may come from a replica a little behind.",
+        openapi_examples={"after a write": {"value": "0/3000148"}},
+    ),
+]
 
 
-async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection in autocommit mode: reads need no transaction around them."""
-    async with request.app.state.read_engine.connect() as connection:
-        yield connection
+async def read_connection(
+    request: Request, position: PositionHeader = None
+) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection in autocommit mode: reads need no transaction around them.
+
+    With read replicas, from the database app/db/replicas.py chooses: a healthy replica that has replayed the
+    position the request names, else the primary. When the replica fails during the read, it is marked down and
+    the request is answered again from the start on another database (app/api/replication.py)."""
+    wanted = parse_wal_position(POSITION_HEADER, position)
+    routing: ReadRouting | None = request.app.state.read_routing
+    if routing is None:
+        async with request.app.state.read_engine.connect() as connection:
+            yield connection
+        return
+    state = request.state
+    database = routing.choose(
+        wanted,
+        avoid=getattr(state, "read_avoid", ()),
+        primary=getattr(state, "reads_on_primary", False),
+    )
+    state.served_by = database.name
+    try:
+        async with database.engine.connect() as connection:
+            if database is not routing.primary and request.scope.get(FILL) is not None:
+                # The answer may be kept (app/api/caching.py): as of the version this replica has replayed,
+                # which may be older than the one the process follows.
+                observed_version(request, await version_on(connection))
+            yield connection
+    except Exception as exc:
+        if routing.failed(database, exc):
+            state.read_avoid = {*getattr(state, "read_avoid", ()), database.name}
+            state.read_retry = True
+        raise
+
+
+async def reads_on_primary(request: Request) -> None:
+    """For a read that must see what the primary has now: the event stream, whose positions the primary's
+    notifications hand out, resumes from them."""
+    request.state.reads_on_primary = True
 
 
 ReadConnection = Annotated[AsyncConnection, Depends(read_connection)]
 # Every read route's dependency: reads follow TERRITORY_REQUIRE_READ_KEY; writes check their own key's scope.
 READ = [Depends(read_access)]
+ON_PRIMARY = Depends(reads_on_primary)

@@ -13,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app.api.auth import IngestKey
 from app.api.caching import cached
-from app.api.deps import READ, ReadConnection, read_connection
+from app.api.deps import ON_PRIMARY, READ, ReadConnection, read_connection
 from app.api.exports import export_response
 from app.api.filters import link_to_next
 from app.api.formats import EXPORT_CONTENT, JSON, NOT_ACCEPTABLE, FormatQuery, export_format
@@ -256,7 +256,8 @@ async def export_events(
 
 @router.get(
     "/stream",
-    dependencies=READ,
+    # Its positions come from the primary's notifications (a standby delivers none): it resumes there too.
+    dependencies=[*READ, ON_PRIMARY],
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **READ_PROBLEMS},
 )

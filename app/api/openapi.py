@@ -121,3 +121,32 @@ def _tidy(method: str, operation: dict[str, Any]) -> None:
             parameter["style"], parameter["explode"] = "form", False
     if method in WRITE_METHODS:
         operation["security"] = [{"bearer": []}, {"apiKey": []}]
+    _position_headers(method, operation)
+
+
+# app/api/replication.py: where a write committed, and which database served a read.
+COMMITTED_AT = {
+    "description": "Where the write committed (a PostgreSQL WAL position): send it back in the Territory-LSN "
+    "request header of a read and that read sees the write, replicas or not.",
+    "schema": {"type": "string"},
+    "example": "0/3000148",
+}
+SERVED_BY = {
+    "description": "With read replicas: the database that answered, `primary` or `replica-N`",
+    "schema": {"type": "string"},
+    "example": "replica-1",
+}
+
+
+def _position_headers(method: str, operation: dict[str, Any]) -> None:
+    reads = any(
+        p.get("in") == "header" and p.get("name") == "Territory-LSN" for p in operation.get("parameters", [])
+    )
+    header = (
+        ("Territory-LSN", COMMITTED_AT) if method in WRITE_METHODS else ("Territory-Served-By", SERVED_BY)
+    )
+    if method not in WRITE_METHODS and not reads:
+        return
+    for status, response in operation["responses"].items():
+        if status.startswith("2"):
+            response.setdefault("headers", {})[header[0]] = header[1]

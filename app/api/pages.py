@@ -69,7 +69,8 @@ def install_browser_side(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "HEAD", "OPTIONS"],
-            allow_headers=["If-None-Match", "Last-Event-ID", "Authorization", "X-API-Key"],
-            expose_headers=["ETag", "Retry-After", "Link"],
+            # Territory-LSN: a read naming a write's position (app/api/replication.py).
+            allow_headers=["If-None-Match", "Last-Event-ID", "Authorization", "X-API-Key", "Territory-LSN"],
+            expose_headers=["ETag", "Retry-After", "Link", "Territory-Served-By"],
             max_age=600,
         )

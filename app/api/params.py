@@ -13,6 +13,7 @@ from fastapi import Query
 from pydantic import WithJsonSchema
 
 from app.db.queries.filters import BBox
+from app.db.queries.replication import lsn
 from app.errors import InvalidParameter
 from app.vocabulary import FIRST_DATE, LAST_DATE, PlaceKind, values
 
@@ -232,3 +233,17 @@ def parse_since(value: str | None) -> tuple[int | None, datetime | None]:
         "since",
         f"'{value}' is neither a position (an integer from a previous answer) nor an ISO 8601 timestamp",
     )
+
+
+def parse_wal_position(name: str, value: str | None, *, location: str = "header") -> int | None:
+    """A WAL position as a write's answer gave it (`0/3000148`), as a number; None when not given."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return lsn(value.strip())
+    except ValueError:
+        raise InvalidParameter(
+            name,
+            "is not a position a write's answer gave out (two hexadecimal numbers: 0/3000148)",
+            location=location,
+        ) from None

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.db.replicas import PRIMARY, Database, ReadRouting
 from app.localdb import LocalCluster
-from app.settings import Settings, async_database_url
+from app.settings import Settings, async_database_url, read_database_urls
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -45,11 +46,17 @@ def create_engine(
     application_name: str = "territory",
     server_settings: dict[str, str] | None = None,
     pgbouncer: bool = False,
+    max_overflow: int | None = None,
+    timeouts: dict[str, float] | None = None,
 ) -> AsyncEngine:
+    """`timeouts`: asyncpg's `timeout` (to connect) and `command_timeout` (to wait for an answer), in seconds."""
     # Short OLTP queries: JIT compilation costs more than it saves.
     session = {"jit": "off", **(server_settings or {})}
     # application_name is one of the few startup parameters PgBouncer passes on (it tracks it per client).
-    connect_args: dict[str, Any] = {"server_settings": {"application_name": application_name}}
+    connect_args: dict[str, Any] = {
+        "server_settings": {"application_name": application_name},
+        **(timeouts or {}),
+    }
     if pgbouncer:
         # Transaction pooling gives each transaction whichever server connection is free. A statement prepared by
         # name on one is unknown on the next (or taken there by another client), so asyncpg and SQLAlchemy cache
@@ -62,7 +69,7 @@ def create_engine(
     engine = create_async_engine(
         async_database_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         # Waiting for a connection is waiting for the database: give up soon and answer 503.
         pool_timeout=pool_timeout,
         connect_args=connect_args,
@@ -130,3 +137,54 @@ def create_keys_engine(settings: Settings, primary_url: str) -> AsyncEngine:
         pgbouncer=settings.pgbouncer,
     )
     return read_only(keys, pgbouncer=settings.pgbouncer)
+
+
+def create_read_routing(settings: Settings, database_url: str, reads: AsyncEngine) -> ReadRouting | None:
+    """The read replicas of TERRITORY_READ_DATABASE_URLS, each with a read pool like the primary's (`reads`);
+    None without replicas. Each database also gets one connection of its own for its watcher."""
+    urls = read_database_urls(settings)
+    if not urls:
+        return None
+    check = {"timeout": settings.pool_timeout_seconds, "command_timeout": settings.pool_timeout_seconds}
+
+    def probe(url: str) -> AsyncEngine:
+        return read_only(
+            create_engine(
+                url,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=settings.pool_timeout_seconds,
+                application_name="territory-check",
+                timeouts=check,
+                pgbouncer=settings.pgbouncer,
+            ),
+            pgbouncer=settings.pgbouncer,
+        )
+
+    replicas = []
+    for number, url in enumerate(urls, start=1):
+        engine = create_engine(
+            url,
+            pool_size=settings.pool_size,
+            pool_timeout=settings.pool_timeout_seconds,
+            application_name="territory-read",
+            server_settings=session_settings(
+                settings, statement_timeout=settings.read_statement_timeout_seconds
+            ),
+            # A replica that stops answering fails the read soon (it is then tried on another database),
+            # rather than holding it until the network gives up.
+            timeouts={
+                "timeout": settings.pool_timeout_seconds,
+                "command_timeout": settings.read_statement_timeout_seconds + 1,
+            },
+            pgbouncer=settings.pgbouncer,
+        )
+        replicas.append(
+            Database(f"replica-{number}", read_only(engine, pgbouncer=settings.pgbouncer), probe(url))
+        )
+    return ReadRouting(
+        Database(PRIMARY, reads, probe(database_url)),
+        replicas,
+        max_lag=settings.max_replica_lag_seconds,
+        interval=settings.replica_check_seconds,
+    )
