@@ -63,9 +63,10 @@ async def ingest_key(clusters: tuple[LocalCluster, LocalCluster]) -> str:
 async def api(
     clusters: tuple[LocalCluster, LocalCluster], **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on the primary with the standby as its read replica, under uvicorn."""
+    """The app on the primary with the standby as its read replica, under uvicorn. No answer is kept (the tests
+    watch which database answers each read) unless a test asks for the cache."""
     primary, replica = clusters
-    settings = {"replica_check_seconds": CHECK, "pool_timeout_seconds": 1, **settings}
+    settings = {"replica_check_seconds": CHECK, "pool_timeout_seconds": 1, "response_cache_bytes": 0, **settings}
     app = app_for(primary.url, read_database_urls=replica.url, **settings)
     async with (
         serving(app, lifespan="on", timeout=TIMEOUT) as base,
@@ -178,6 +179,28 @@ async def test_a_read_naming_its_write_sees_it_however_slow_the_replication(
                 "field": POSITION,
                 "reason": "",
             }
+    finally:
+        await set_apply_delay(replica, "0")
+
+
+async def test_an_answer_a_lagging_replica_gave_is_not_kept_as_the_new_version(
+    clusters: tuple[LocalCluster, LocalCluster], ingest_key: str
+) -> None:
+    """With the cache on: the list a slowed replica answers after a write is of the version before it, so it is
+    not kept under the version the process follows; once the replica has replayed, the list has the write."""
+    replica = clusters[1]
+    await set_apply_delay(replica, "2s")
+    try:
+        async with api(clusters, max_replica_lag_seconds=30, response_cache_bytes=1 << 20) as http:
+            await add_source(http, ingest_key, "kept-not-stale")
+            first = await http.get("/v1/sources")
+            assert first.headers[SERVED_BY] == "replica-1"
+            assert "kept-not-stale" not in first.text  # the replica has not replayed it: the test's premise
+
+            async def fresh() -> bool:
+                return "kept-not-stale" in (await http.get("/v1/sources")).text
+
+            await until(fresh, "the list with the write, once the replica has replayed it", timeout=10)
     finally:
         await set_apply_delay(replica, "0")
 
