@@ -66,7 +66,12 @@ async def api(
     """The app on the primary with the standby as its read replica, under uvicorn. No answer is kept (the tests
     watch which database answers each read) unless a test asks for the cache."""
     primary, replica = clusters
-    settings = {"replica_check_seconds": CHECK, "pool_timeout_seconds": 1, "response_cache_bytes": 0, **settings}
+    settings = {
+        "replica_check_seconds": CHECK,
+        "pool_timeout_seconds": 1,
+        "response_cache_bytes": 0,
+        **settings,
+    }
     app = app_for(primary.url, read_database_urls=replica.url, **settings)
     async with (
         serving(app, lifespan="on", timeout=TIMEOUT) as base,
