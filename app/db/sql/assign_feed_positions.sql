@@ -6,6 +6,8 @@
 -- this database's writers of events take the lock: a transaction open elsewhere on the server holds nothing back.
 CREATE OR REPLACE FUNCTION assign_feed_positions() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    history text;
 BEGIN
     -- Once per transaction: the later firings (one per version written) find the work done.
     IF current_setting('territory.feed_positions_assigned', true) IS DISTINCT FROM 'yes' THEN
@@ -14,6 +16,15 @@ BEGIN
         FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
               FROM (SELECT id FROM control_event_version WHERE position IS NULL ORDER BY id) AS o) AS n
         WHERE v.id = n.id;
+        -- The other resources' versions share the sequence (one feed, one order: app/db/queries/history.py).
+        FOREACH history IN ARRAY ARRAY['source_version', 'actor_version', 'coalition_version',
+                                       'coalition_membership_version', 'place_version', 'place_name_version',
+                                       'territory_version', 'front_line_version'] LOOP
+            EXECUTE format('UPDATE %1$I AS v SET position = n.position
+                            FROM (SELECT o.id, nextval(''control_event_version_position_seq'') AS position
+                                  FROM (SELECT id FROM %1$I WHERE position IS NULL ORDER BY id) AS o) AS n
+                            WHERE v.id = n.id', history);
+        END LOOP;
         PERFORM set_config('territory.feed_positions_assigned', 'yes', true);
     END IF;
     RETURN NULL;
@@ -24,5 +35,53 @@ $$;
 DROP TRIGGER IF EXISTS assign_feed_positions ON control_event_version;
 
 CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON control_event_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON source_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON source_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON actor_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON actor_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON coalition_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON coalition_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON coalition_membership_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON coalition_membership_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON place_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON place_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON place_name_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON place_name_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON territory_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON territory_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON front_line_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON front_line_version
 DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
