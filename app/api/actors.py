@@ -11,6 +11,7 @@ from starlette.responses import Response
 from app.api.auth import AdminKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
+from app.api.filters import AsOf
 from app.api.params import DateQuery, parse_date
 from app.api.responses import CREATED, PROBLEM, write, write_problems
 from app.db.queries.actors import actor_json, actors_json, coalition_json, coalitions_json
@@ -42,28 +43,30 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/actors", response_model=list[ActorRead], dependencies=READ)
-async def list_actors(request: Request, conn: ReadConnection) -> Response:
+async def list_actors(request: Request, conn: ReadConnection, as_of: AsOf) -> Response:
     """Every armed actor, with its kind, aliases, parent and map colour."""
-    return cached(request, await actors_json(conn))
+    return cached(request, await actors_json(conn, as_of=as_of), as_of=as_of)
 
 
 @router.get("/actors/{slug}", response_model=ActorDetail, dependencies=READ, responses=NOT_FOUND)
-async def get_actor(request: Request, conn: ReadConnection, slug: str) -> Response:
+async def get_actor(request: Request, conn: ReadConnection, slug: str, as_of: AsOf) -> Response:
     """One actor, with its coalition memberships over time."""
-    return cached(request, await actor_json(conn, slug))
+    return cached(request, await actor_json(conn, slug, as_of=as_of), as_of=as_of)
 
 
 @router.get("/coalitions", response_model=list[CoalitionRead], dependencies=READ)
-async def list_coalitions(request: Request, conn: ReadConnection) -> Response:
+async def list_coalitions(request: Request, conn: ReadConnection, as_of: AsOf) -> Response:
     """Every coalition, with how many actors have ever been members."""
-    return cached(request, await coalitions_json(conn))
+    return cached(request, await coalitions_json(conn, as_of=as_of), as_of=as_of)
 
 
 @router.get("/coalitions/{slug}", response_model=CoalitionDetail, dependencies=READ, responses=NOT_FOUND)
-async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: DateQuery = None) -> Response:
+async def get_coalition(
+    request: Request, conn: ReadConnection, slug: str, as_of: AsOf, at: DateQuery = None
+) -> Response:
     """One coalition and its members: on the date `at` when given, otherwise every membership over time."""
     on = parse_date("at", at) if at else None
-    return cached(request, await coalition_json(conn, slug, at=on), on)
+    return cached(request, await coalition_json(conn, slug, at=on, as_of=as_of), on, as_of=as_of)
 
 
 @router.post(
@@ -150,10 +153,11 @@ async def add_membership(
     responses={404: {"description": "No such membership of this coalition", **PROBLEM}},
 )
 async def get_membership(
-    request: Request, conn: ReadConnection, slug: Slug, membership_id: MembershipId
+    request: Request, conn: ReadConnection, slug: Slug, membership_id: MembershipId, as_of: AsOf
 ) -> Response:
     """One membership: the actor, the coalition, `[from, to)`, role, note and source."""
-    return cached(request, await service.membership_json(conn, slug, membership_id))
+    body = await service.membership_json(conn, slug, membership_id, as_of=as_of)
+    return cached(request, body, as_of=as_of)
 
 
 @router.patch(

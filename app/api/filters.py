@@ -146,6 +146,7 @@ async def place_search(
 
 async def area_filter(
     at: OnDate,
+    as_of: AsOf,
     actor: ActorQuery = None,
     coalition: CoalitionQuery = None,
     bbox: BboxQuery = None,
@@ -170,7 +171,9 @@ async def area_filter(
     ] = None,
 ) -> AreaFilter:
     tolerance = simplify if simplify is not None else (tolerance_for_zoom(zoom) if zoom is not None else None)
-    return AreaFilter(at=at, bbox=parse_bbox(bbox), actor=actor, coalition=coalition, tolerance=tolerance)
+    return AreaFilter(
+        at=at, bbox=parse_bbox(bbox), actor=actor, coalition=coalition, tolerance=tolerance, as_of=as_of
+    )
 
 
 ControlQuery = Annotated[ControlFilter, Depends(control_filter)]

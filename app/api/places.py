@@ -56,10 +56,10 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 @router.get("/places", response_model=PlacePage, dependencies=READ, responses={400: PROBLEMS[400]})
 async def search_places(
-    request: Request, conn: ReadConnection, where: PlaceSearchQuery, page: PlacesPage
+    request: Request, conn: ReadConnection, where: PlaceSearchQuery, page: PlacesPage, as_of: AsOf
 ) -> Response:
     """Search places across every spelling, ranked by similarity; cursor-paginated with a `next` link."""
-    return cached(request, await search_places_json(conn, where, page))
+    return cached(request, await search_places_json(conn, where, page, as_of=as_of), as_of=as_of)
 
 
 @router.get(
@@ -68,9 +68,9 @@ async def search_places(
     dependencies=READ,
     responses={404: PROBLEMS[404], 409: PROBLEMS[409]},
 )
-async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath) -> Response:
+async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOf) -> Response:
     """One place: its location, kind, parent, children and every known spelling."""
-    return cached(request, await place_json(conn, ref))
+    return cached(request, await place_json(conn, ref, as_of=as_of), as_of=as_of)
 
 
 @router.get("/places/{ref}/control", response_model=ControlRead, dependencies=READ, responses=PROBLEMS)

@@ -14,7 +14,7 @@ from app.api.auth import IngestKey
 from app.api.caching import GEOJSON, JSON, cached
 from app.api.deps import READ, ReadConnection
 from app.api.exports import export_response, with_slugs
-from app.api.filters import AreaQuery, FromQuery, OnDate, ToQuery
+from app.api.filters import AreaQuery, AsOf, FromQuery, OnDate, ToQuery
 from app.api.formats import EXPORT_CONTENT, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.params import BboxQuery, parse_bbox, parse_date_range
 from app.api.responses import PROBLEM, GeoJSONResponse
@@ -186,9 +186,10 @@ async def list_territories(
     if media_type := export_format(request, f, {"geojson": GEOJSON}, JSON):
         name = f"territories-{where.at}"
         return await export_response(
-            request, media_type, [territory_rows(await with_slugs(conn, where))], name
+            request, media_type, [territory_rows(await with_slugs(conn, where))], name, as_of=where.as_of
         )
-    return cached(request, await territories_json(conn, where), where.at, media_type=GEOJSON)
+    body = await territories_json(conn, where)
+    return cached(request, body, where.at, media_type=GEOJSON, as_of=where.as_of)
 
 
 @router.get(
@@ -268,10 +269,11 @@ async def create_territories(
     responses=READ_PROBLEMS,
 )
 async def list_frontlines(
-    request: Request, conn: ReadConnection, at: OnDate, bbox: BboxQuery = None
+    request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf, bbox: BboxQuery = None
 ) -> Response:
     """Front lines in force on a date, as GeoJSON, with both sides, dates, source and geodesic length."""
-    return cached(request, await frontlines_json(conn, at=at, bbox=parse_bbox(bbox)), at, media_type=GEOJSON)
+    body = await frontlines_json(conn, at=at, bbox=parse_bbox(bbox), as_of=as_of)
+    return cached(request, body, at, media_type=GEOJSON, as_of=as_of)
 
 
 @router.post(

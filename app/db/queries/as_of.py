@@ -91,3 +91,8 @@ def as_of_sql(sql: str, places: str = ALL_PLACES) -> TextClause:
     if stripped[:5].upper() == "WITH ":
         return text(f"WITH {shadow_tables(places)},\n{stripped[5:]}")
     return text(f"WITH {shadow_tables(places)}\n{stripped}")
+
+
+def statement_at(statement: TextClause, as_of: datetime | None, places: str = ALL_PLACES) -> TextClause:
+    """A prepared statement as it is (live), or its as-of twin."""
+    return statement if as_of is None else as_of_sql(statement.text, places)
