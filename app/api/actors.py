@@ -11,10 +11,12 @@ from starlette.responses import Response
 from app.api.auth import AdminKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
-from app.api.filters import AsOf
+from app.api.filters import AsOf, HistoryPage
 from app.api.params import DateQuery, parse_date
 from app.api.responses import CREATED, PROBLEM, write, write_problems
 from app.db.queries.actors import actor_json, actors_json, coalition_json, coalitions_json
+from app.db.queries.history import history_json
+from app.db.queries.references import resolve
 from app.schemas.actors import (
     ActorCreate,
     ActorDetail,
@@ -29,6 +31,7 @@ from app.schemas.actors import (
     MembershipPatch,
     MembershipRead,
 )
+from app.schemas.history import ResourceHistory
 from app.services import registry as service
 
 router = APIRouter(prefix="/v1", tags=["actors and coalitions"])
@@ -196,3 +199,32 @@ async def remove_membership(
         lambda conn: service.remove_membership(conn, slug, membership_id, key=key),
         "/v1/coalitions/{slug}",
     )
+
+
+@router.get(
+    "/actors/{slug}/history",
+    response_model=ResourceHistory,
+    dependencies=READ,
+    responses={**NOT_FOUND, 400: {"description": "A bad cursor or limit", **PROBLEM}},
+)
+async def get_actor_history(
+    request: Request, conn: ReadConnection, slug: Slug, page: HistoryPage
+) -> Response:
+    """Every version of an actor and of its memberships, oldest first: what each said and when it was the record."""
+    actor = await resolve(conn, "actor", slug, field="slug")
+    return cached(request, await history_json(conn, "actor", actor["id"], page, head={"slug": actor["slug"]}))
+
+
+@router.get(
+    "/coalitions/{slug}/history",
+    response_model=ResourceHistory,
+    dependencies=READ,
+    responses={**NOT_FOUND, 400: {"description": "A bad cursor or limit", **PROBLEM}},
+)
+async def get_coalition_history(
+    request: Request, conn: ReadConnection, slug: Slug, page: HistoryPage
+) -> Response:
+    """Every version of a coalition and of its memberships, oldest first (a corrected membership shows here)."""
+    coalition = await resolve(conn, "coalition", slug, field="slug")
+    body = await history_json(conn, "coalition", coalition["id"], page, head={"slug": coalition["slug"]})
+    return cached(request, body)

@@ -10,8 +10,11 @@ from starlette.responses import Response
 from app.api.auth import IngestKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
-from app.api.filters import AsOf
+from app.api.filters import AsOf, HistoryPage
 from app.api.responses import CREATED, PROBLEM, write, write_problems
+from app.db.queries.history import history_json
+from app.db.queries.references import resolve
+from app.schemas.history import ResourceHistory
 from app.schemas.sources import SourceCreate, SourceDetail, SourcePatch, SourceRead, SourceWritten
 from app.services import registry as service
 
@@ -58,4 +61,23 @@ async def correct_source(request: Request, slug: Slug, patch: SourcePatch, key: 
     """Correct a source: the fields given replace the stored ones."""
     return await write(
         request, lambda conn: service.correct_source(conn, slug, patch, key=key), "/v1/sources/{slug}"
+    )
+
+
+@router.get(
+    "/sources/{slug}/history",
+    response_model=ResourceHistory,
+    dependencies=READ,
+    responses={
+        404: {"description": "No source has that slug", **PROBLEM},
+        400: {"description": "A bad cursor or limit", **PROBLEM},
+    },
+)
+async def get_source_history(
+    request: Request, conn: ReadConnection, slug: Slug, page: HistoryPage
+) -> Response:
+    """Every version of a source, oldest first: what it said and when it was the record."""
+    source = await resolve(conn, "source", slug, field="slug")
+    return cached(
+        request, await history_json(conn, "source", source["id"], page, head={"slug": source["slug"]})
     )

@@ -96,7 +96,9 @@ def tile_sql(layer: Layer, zoom: int) -> str:
 
 
 # As of a moment, the periods are derived for the tile's places only.
-PLACES_IN_TILE = "ARRAY(SELECT p.id FROM place AS p WHERE p.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326))"
+PLACES_IN_TILE = (
+    "ARRAY(SELECT p.id FROM place AS p WHERE p.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326))"
+)
 
 
 async def tile_mvt(
