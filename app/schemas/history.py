@@ -17,7 +17,7 @@ ResourceKind = Literal[
 class RecordVersion(Read):
     """One version of a row: what it said, and when it was the record ([recorded_from, recorded_until))."""
 
-    kind: ResourceKind = Field(description="The table the row is in")
+    resource: ResourceKind = Field(description="The table the row is in")
     id: int = Field(description="The row's id in that table")
     version: int
     change: Literal["created", "corrected", "deleted"]
@@ -35,7 +35,7 @@ class ResourceHistory(Read):
     """A page of a resource's versions and of the rows that describe it (a place's spellings, a coalition's
     memberships...), oldest first."""
 
-    kind: ResourceKind
+    resource: ResourceKind
     id: int
     slug: str | None = None
     external_id: str | None = None

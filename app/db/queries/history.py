@@ -34,9 +34,9 @@ def data_json(table: str, alias: str = "v") -> str:
 
 
 def version_json(table: str, alias: str = "v") -> str:
-    """One version as the history and the feed show it (`kind` the resource, `id` its id)."""
+    """One version as the history and the feed show it (`resource` the table, `id` its row's id)."""
     return f"""json_build_object(
-        'kind', '{table}', 'id', {alias}.{table}_id, 'version', {alias}.version, 'change', {alias}.change,
+        'resource', '{table}', 'id', {alias}.{table}_id, 'version', {alias}.version, 'change', {alias}.change,
         'recorded_from', lower({alias}.recorded), 'recorded_until', upper({alias}.recorded),
         'position', {alias}.position, 'data', {data_json(table, alias)})"""
 
@@ -104,7 +104,7 @@ async def history_json(
         [rows[-1].id] if more else None,
         page,
         name="versions",
-        head={"kind": kind, "id": entity_id, **head},
+        head={"resource": kind, "id": entity_id, **head},
     )
 
 
