@@ -217,7 +217,11 @@ async def test_a_deleted_membership_keeps_its_history_and_its_past(
     assert (await write_client.get(path)).status_code == 404
     assert (await get(write_client, path, as_of=before))["id"] == membership["id"]
     history = await get(write_client, f"/v1/coalitions/{coalition}/history")
-    versions = [v for v in history["versions"] if v["id"] == membership["id"]]
+    versions = [
+        v
+        for v in history["versions"]
+        if (v["resource"], v["id"]) == ("coalition_membership", membership["id"])
+    ]
     assert [v["change"] for v in versions] == ["created", "deleted"]
     assert versions[1]["data"]["actor_id"] == versions[0]["data"]["actor_id"]
     assert [(i["resource"], i["change"]) for i in await changes_since(write_client, before)] == [

@@ -22,8 +22,8 @@ COLUMNS = text("""
 
 async def test_every_version_table_holds_every_column_of_its_table(conn: AsyncConnection) -> None:
     for table in VERSIONED:
-        columns = dict((await conn.execute(COLUMNS, {"table": table})).tuples().all())
-        kept = dict((await conn.execute(COLUMNS, {"table": f"{table}_version"})).tuples().all())
+        columns: dict[str, str] = dict((await conn.execute(COLUMNS, {"table": table})).all())
+        kept: dict[str, str] = dict((await conn.execute(COLUMNS, {"table": f"{table}_version"})).all())
         kept["id"] = kept.pop(f"{table}_id")  # the row's id, under its version table's name for it
         missing = {name: kind for name, kind in columns.items() if kept.get(name) != kind}
         assert missing == {}, f"{table}_version lacks {missing}"

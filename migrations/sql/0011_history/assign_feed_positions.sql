@@ -6,8 +6,6 @@
 -- this database's writers of events take the lock: a transaction open elsewhere on the server holds nothing back.
 CREATE OR REPLACE FUNCTION assign_feed_positions() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    history text;
 BEGIN
     -- Once per transaction: the later firings (one per version written) find the work done.
     IF current_setting('territory.feed_positions_assigned', true) IS DISTINCT FROM 'yes' THEN
@@ -17,14 +15,39 @@ BEGIN
               FROM (SELECT id FROM control_event_version WHERE position IS NULL ORDER BY id) AS o) AS n
         WHERE v.id = n.id;
         -- The other resources' versions share the sequence (one feed, one order: app/db/queries/history.py).
-        FOREACH history IN ARRAY ARRAY['source_version', 'actor_version', 'coalition_version',
-                                       'coalition_membership_version', 'place_version', 'place_name_version',
-                                       'territory_version', 'front_line_version'] LOOP
-            EXECUTE format('UPDATE %1$I AS v SET position = n.position
-                            FROM (SELECT o.id, nextval(''control_event_version_position_seq'') AS position
-                                  FROM (SELECT id FROM %1$I WHERE position IS NULL ORDER BY id) AS o) AS n
-                            WHERE v.id = n.id', history);
-        END LOOP;
+        -- Static statements, not one EXECUTE in a loop: their plans are kept, a commit pays no planning.
+        UPDATE source_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM source_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE actor_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM actor_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE coalition_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM coalition_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE coalition_membership_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM coalition_membership_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE place_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM place_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE place_name_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM place_name_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE territory_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM territory_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE front_line_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM front_line_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
         PERFORM set_config('territory.feed_positions_assigned', 'yes', true);
     END IF;
     RETURN NULL;
