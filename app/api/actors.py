@@ -11,9 +11,12 @@ from starlette.responses import Response
 from app.api.auth import AdminKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
+from app.api.filters import AsOf, HistoryPage
 from app.api.params import DateQuery, parse_date
 from app.api.responses import CREATED, PROBLEM, write, write_problems
 from app.db.queries.actors import actor_json, actors_json, coalition_json, coalitions_json
+from app.db.queries.history import history_json
+from app.db.queries.references import resolve
 from app.schemas.actors import (
     ActorCreate,
     ActorDetail,
@@ -28,6 +31,7 @@ from app.schemas.actors import (
     MembershipPatch,
     MembershipRead,
 )
+from app.schemas.history import ResourceHistory
 from app.services import registry as service
 
 router = APIRouter(prefix="/v1", tags=["actors and coalitions"])
@@ -42,28 +46,30 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/actors", response_model=list[ActorRead], dependencies=READ)
-async def list_actors(request: Request, conn: ReadConnection) -> Response:
+async def list_actors(request: Request, conn: ReadConnection, as_of: AsOf) -> Response:
     """Every armed actor, with its kind, aliases, parent and map colour."""
-    return cached(request, await actors_json(conn))
+    return cached(request, await actors_json(conn, as_of=as_of), as_of=as_of)
 
 
 @router.get("/actors/{slug}", response_model=ActorDetail, dependencies=READ, responses=NOT_FOUND)
-async def get_actor(request: Request, conn: ReadConnection, slug: str) -> Response:
+async def get_actor(request: Request, conn: ReadConnection, slug: str, as_of: AsOf) -> Response:
     """One actor, with its coalition memberships over time."""
-    return cached(request, await actor_json(conn, slug))
+    return cached(request, await actor_json(conn, slug, as_of=as_of), as_of=as_of)
 
 
 @router.get("/coalitions", response_model=list[CoalitionRead], dependencies=READ)
-async def list_coalitions(request: Request, conn: ReadConnection) -> Response:
+async def list_coalitions(request: Request, conn: ReadConnection, as_of: AsOf) -> Response:
     """Every coalition, with how many actors have ever been members."""
-    return cached(request, await coalitions_json(conn))
+    return cached(request, await coalitions_json(conn, as_of=as_of), as_of=as_of)
 
 
 @router.get("/coalitions/{slug}", response_model=CoalitionDetail, dependencies=READ, responses=NOT_FOUND)
-async def get_coalition(request: Request, conn: ReadConnection, slug: str, at: DateQuery = None) -> Response:
+async def get_coalition(
+    request: Request, conn: ReadConnection, slug: str, as_of: AsOf, at: DateQuery = None
+) -> Response:
     """One coalition and its members: on the date `at` when given, otherwise every membership over time."""
     on = parse_date("at", at) if at else None
-    return cached(request, await coalition_json(conn, slug, at=on), on)
+    return cached(request, await coalition_json(conn, slug, at=on, as_of=as_of), on, as_of=as_of)
 
 
 @router.post(
@@ -150,10 +156,11 @@ async def add_membership(
     responses={404: {"description": "No such membership of this coalition", **PROBLEM}},
 )
 async def get_membership(
-    request: Request, conn: ReadConnection, slug: Slug, membership_id: MembershipId
+    request: Request, conn: ReadConnection, slug: Slug, membership_id: MembershipId, as_of: AsOf
 ) -> Response:
     """One membership: the actor, the coalition, `[from, to)`, role, note and source."""
-    return cached(request, await service.membership_json(conn, slug, membership_id))
+    body = await service.membership_json(conn, slug, membership_id, as_of=as_of)
+    return cached(request, body, as_of=as_of)
 
 
 @router.patch(
@@ -192,3 +199,32 @@ async def remove_membership(
         lambda conn: service.remove_membership(conn, slug, membership_id, key=key),
         "/v1/coalitions/{slug}",
     )
+
+
+@router.get(
+    "/actors/{slug}/history",
+    response_model=ResourceHistory,
+    dependencies=READ,
+    responses={**NOT_FOUND, 400: {"description": "A bad cursor or limit", **PROBLEM}},
+)
+async def get_actor_history(
+    request: Request, conn: ReadConnection, slug: Slug, page: HistoryPage
+) -> Response:
+    """Every version of an actor and of its memberships, oldest first: what each said and when it was the record."""
+    actor = await resolve(conn, "actor", slug, field="slug")
+    return cached(request, await history_json(conn, "actor", actor["id"], page, head={"slug": actor["slug"]}))
+
+
+@router.get(
+    "/coalitions/{slug}/history",
+    response_model=ResourceHistory,
+    dependencies=READ,
+    responses={**NOT_FOUND, 400: {"description": "A bad cursor or limit", **PROBLEM}},
+)
+async def get_coalition_history(
+    request: Request, conn: ReadConnection, slug: Slug, page: HistoryPage
+) -> Response:
+    """Every version of a coalition and of its memberships, oldest first (a corrected membership shows here)."""
+    coalition = await resolve(conn, "coalition", slug, field="slug")
+    body = await history_json(conn, "coalition", coalition["id"], page, head={"slug": coalition["slug"]})
+    return cached(request, body)

@@ -19,6 +19,7 @@ from app.api.filters import link_to_next
 from app.api.formats import EXPORT_CONTENT, JSON, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.params import DATE, decode_cursor, parse_date, parse_position, parse_since
 from app.api.responses import PROBLEM, json_response
+from app.db.queries.as_of import VERSIONED
 from app.db.queries.exports import event_rows
 from app.db.queries.filters import Page
 from app.db.queries.pages import page_body
@@ -131,12 +132,28 @@ ActorFilter = Annotated[
         openapi_examples={"IS": {"value": "islamic-state"}},
     ),
 ]
+ResourcesQuery = Annotated[
+    str | None,
+    Query(
+        description="What the feed carries, comma-separated: `event` (the default) and the resources whose "
+        "changes it carries too (" + ", ".join(VERSIONED) + "), or `all`. Another resource's item has "
+        "`resource`, `id`, `version`, `change`, `recorded_from`, `position` and the row as `data`; it takes "
+        "no place, actor or date filter and only the recording order.",
+        openapi_examples={"all": {"value": "all"}, "memberships": {"value": "event,coalition_membership"}},
+    ),
+]
 # A connection released before the stream starts: a stream must not hold a pooled connection while it lasts.
 BriefReadConnection = Annotated[AsyncConnection, Depends(read_connection, scope="function")]
 
 
 def event_filter(
-    place: str | None, actor: str | None, start: str | None, end: str | None
+    place: str | None,
+    actor: str | None,
+    start: str | None,
+    end: str | None,
+    resources: str | None = None,
+    *,
+    order: str = "recorded",
 ) -> feed.EventFilter:
     for name, value in (("place", place), ("actor", actor)):
         if value is not None and not value.strip():
@@ -145,7 +162,31 @@ def event_filter(
     last = parse_date("to", end) if end else None
     if first and last and first > last:
         raise InvalidParameter("from", f"{first} is after to ({last})")
-    return feed.EventFilter(place.strip() if place else None, actor, first, last)
+    carried = parse_resources(resources)
+    if carried != ("event",):
+        if order != "recorded":
+            raise InvalidParameter(
+                "resources", "other resources than event are listed in recording order only"
+            )
+        if place or actor or first or last:
+            raise InvalidParameter(
+                "resources", "other resources than event take no place, actor or date filter"
+            )
+    return feed.EventFilter(place.strip() if place else None, actor, first, last, carried)
+
+
+def parse_resources(value: str | None) -> tuple[str, ...]:
+    """`event` and the versioned tables, in the feed's order of them; `all` is every one."""
+    if value is None:
+        return ("event",)
+    names = {name.strip() for name in value.split(",") if name.strip()}
+    known = ("event", *VERSIONED)
+    if names == {"all"}:
+        return known
+    if not names or (unknown := names - set(known)):
+        wrong = ", ".join(sorted(unknown)) if names else "nothing"
+        raise InvalidParameter("resources", f"{wrong}: not one of all, {', '.join(known)}")
+    return tuple(name for name in known if name in names)
 
 
 def events_cursor(value: str | None, order: str) -> feed.Cursor | None:
@@ -198,13 +239,16 @@ async def list_events(
     ] = "recorded",
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page")] = 100,
     cursor: Annotated[str | None, Query(description="From the `next` link of the previous page")] = None,
+    resources: ResourcesQuery = None,
     f: FormatQuery = None,
 ) -> Response:
     """Events with their latest change: in recording order with a resumable position, or newest first.
 
     An export (`f`) holds every recorded event the filters match, in id order, unpaged."""
-    filters = event_filter(place, actor, start, to)
+    filters = event_filter(place, actor, start, to, resources, order=order)
     if media_type := export_format(request, f, {"json": JSON}):
+        if filters.resources != ("event",):
+            raise InvalidParameter("resources", "an export holds events only")
         return await export_events(request, conn, media_type, filters, since)
     position, moment = parse_since(since)
     after = events_cursor(cursor, order)
@@ -221,7 +265,7 @@ async def list_events(
         last = page.items[-1]
         next_key = (
             [order, last.occurred_on.isoformat(), last.event_id]
-            if order == "newest"
+            if order == "newest" and last.occurred_on is not None  # newest first lists events only
             else [order, last.position]
         )
     # Where a script stands after this page: resume with since=<position> (recording order only).
@@ -273,9 +317,10 @@ async def stream_events(
         str | None,
         Header(alias="Last-Event-ID", description="The last position received; wins over `since`"),
     ] = None,
+    resources: ResourcesQuery = None,
 ) -> StreamingResponse:
     """Server-Sent Events of events created, corrected and retracted, as they are committed; resumable."""
-    filters = event_filter(place, actor, None, None)
+    filters = event_filter(place, actor, None, None, resources)
     # A reconnecting EventSource repeats the URL (and its since=) and adds Last-Event-ID: the header wins.
     origin = ("Last-Event-ID", "header") if last_event_id else ("since", "query")
     position = parse_position(*origin[:1], last_event_id or since, location=origin[1])

@@ -153,6 +153,7 @@ async def place_search(
 
 async def area_filter(
     at: OnDate,
+    as_of: AsOf,
     actor: ActorQuery = None,
     coalition: CoalitionQuery = None,
     bbox: BboxQuery = None,
@@ -177,7 +178,9 @@ async def area_filter(
     ] = None,
 ) -> AreaFilter:
     tolerance = simplify if simplify is not None else (tolerance_for_zoom(zoom) if zoom is not None else None)
-    return AreaFilter(at=at, bbox=parse_bbox(bbox), actor=actor, coalition=coalition, tolerance=tolerance)
+    return AreaFilter(
+        at=at, bbox=parse_bbox(bbox), actor=actor, coalition=coalition, tolerance=tolerance, as_of=as_of
+    )
 
 
 ControlQuery = Annotated[ControlFilter, Depends(control_filter)]
@@ -185,4 +188,5 @@ ChangesQuery = Annotated[ChangesFilter, Depends(changes_filter)]
 ChangesPage = Annotated[Page, page_of(default=500, most=5000, items="Places", key=(int,))]
 PlaceSearchQuery = Annotated[PlaceSearch, Depends(place_search)]
 PlacesPage = Annotated[Page, page_of(default=50, most=500, items="Items", key=(float, int))]
+HistoryPage = Annotated[Page, page_of(default=100, most=1000, items="Versions", key=(int,))]
 AreaQuery = Annotated[AreaFilter, Depends(area_filter)]

@@ -466,4 +466,4 @@ async def collection_tile(
 ) -> Response:
     """One vector tile in the OGC order (zoom/row/column) on the date `datetime` (default today)."""
     layer = tile_layer(collection_id)
-    return await get_tile(request, conn, layer, tile_matrix, tile_col, tile_row, tile_date(datetime_))
+    return await get_tile(request, conn, layer, tile_matrix, tile_col, tile_row, tile_date(datetime_), None)

@@ -11,10 +11,13 @@ from starlette.responses import Response
 from app.api.auth import IngestKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
-from app.api.filters import AsOf, OnDate, PlaceSearchQuery, PlacesPage
+from app.api.filters import AsOf, HistoryPage, OnDate, PlaceSearchQuery, PlacesPage
 from app.api.responses import CREATED, write, write_problems
 from app.db.queries.control import control_at_json, timeline_json
+from app.db.queries.history import history_json
 from app.db.queries.places import place_json, search_places_json
+from app.db.queries.references import resolve_place
+from app.schemas.history import ResourceHistory
 from app.schemas.places import (
     ControlRead,
     PlaceCreate,
@@ -56,10 +59,10 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 @router.get("/places", response_model=PlacePage, dependencies=READ, responses={400: PROBLEMS[400]})
 async def search_places(
-    request: Request, conn: ReadConnection, where: PlaceSearchQuery, page: PlacesPage
+    request: Request, conn: ReadConnection, where: PlaceSearchQuery, page: PlacesPage, as_of: AsOf
 ) -> Response:
     """Search places across every spelling, ranked by similarity; cursor-paginated with a `next` link."""
-    return cached(request, await search_places_json(conn, where, page))
+    return cached(request, await search_places_json(conn, where, page, as_of=as_of), as_of=as_of)
 
 
 @router.get(
@@ -68,9 +71,9 @@ async def search_places(
     dependencies=READ,
     responses={404: PROBLEMS[404], 409: PROBLEMS[409]},
 )
-async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath) -> Response:
+async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOf) -> Response:
     """One place: its location, kind, parent, children and every known spelling."""
-    return cached(request, await place_json(conn, ref))
+    return cached(request, await place_json(conn, ref, as_of=as_of), as_of=as_of)
 
 
 @router.get("/places/{ref}/control", response_model=ControlRead, dependencies=READ, responses=PROBLEMS)
@@ -149,3 +152,17 @@ async def remove_place_name(request: Request, slug: Slug, name: str, key: Ingest
     return await write(
         request, lambda conn: service.remove_name(conn, slug, name, key=key), "/v1/places/{slug}"
     )
+
+
+@router.get(
+    "/places/{ref}/history",
+    response_model=ResourceHistory,
+    dependencies=READ,
+    responses={404: PROBLEMS[404], 409: PROBLEMS[409], 400: PROBLEMS[400]},
+)
+async def get_place_history(
+    request: Request, conn: ReadConnection, ref: PlaceRefPath, page: HistoryPage
+) -> Response:
+    """Every version of a place and of its spellings, oldest first: what each said and when it was the record."""
+    place = await resolve_place(conn, ref)
+    return cached(request, await history_json(conn, "place", place["id"], page, head={"slug": place["slug"]}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
@@ -14,21 +14,25 @@ from app.api.auth import IngestKey
 from app.api.caching import GEOJSON, JSON, cached
 from app.api.deps import READ, ReadConnection
 from app.api.exports import export_response, with_slugs
-from app.api.filters import AreaQuery, FromQuery, OnDate, ToQuery
+from app.api.filters import AreaQuery, AsOf, FromQuery, HistoryPage, OnDate, ToQuery
 from app.api.formats import EXPORT_CONTENT, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.params import BboxQuery, parse_bbox, parse_date_range
 from app.api.responses import PROBLEM, GeoJSONResponse
 from app.db.queries.exports import territory_rows
+from app.db.queries.history import feature_json, history_json
 from app.db.queries.territory import frontlines_json, territories_json, territory_diff_json
 from app.db.transaction import in_transaction
 from app.errors import InvalidParameter, PayloadTooLarge
+from app.schemas.history import ResourceHistory
 from app.schemas.territories import (
     MAX_VERTICES,
+    FrontLineFeature,
     FrontLineFeatureIn,
     FrontLineMap,
     IngestItem,
     IngestReport,
     TerritoryDiff,
+    TerritoryFeature,
     TerritoryFeatureIn,
     TerritoryMap,
 )
@@ -186,9 +190,10 @@ async def list_territories(
     if media_type := export_format(request, f, {"geojson": GEOJSON}, JSON):
         name = f"territories-{where.at}"
         return await export_response(
-            request, media_type, [territory_rows(await with_slugs(conn, where))], name
+            request, media_type, [territory_rows(await with_slugs(conn, where))], name, as_of=where.as_of
         )
-    return cached(request, await territories_json(conn, where), where.at, media_type=GEOJSON)
+    body = await territories_json(conn, where)
+    return cached(request, body, where.at, media_type=GEOJSON, as_of=where.as_of)
 
 
 @router.get(
@@ -268,10 +273,11 @@ async def create_territories(
     responses=READ_PROBLEMS,
 )
 async def list_frontlines(
-    request: Request, conn: ReadConnection, at: OnDate, bbox: BboxQuery = None
+    request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf, bbox: BboxQuery = None
 ) -> Response:
     """Front lines in force on a date, as GeoJSON, with both sides, dates, source and geodesic length."""
-    return cached(request, await frontlines_json(conn, at=at, bbox=parse_bbox(bbox)), at, media_type=GEOJSON)
+    body = await frontlines_json(conn, at=at, bbox=parse_bbox(bbox), as_of=as_of)
+    return cached(request, body, at, media_type=GEOJSON, as_of=as_of)
 
 
 @router.post(
@@ -309,3 +315,69 @@ async def create_frontlines(
     return await _ingest(
         request, "front_line", features, crs=collection.get("crs"), repair=repair, single=False
     )
+
+
+# --- One territory or front line, and its history ---------------------------------------------------------------
+# Declared after /territories/diff, so that path is not read as an id.
+
+FeatureId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The id its map feature carries")]
+ONE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such id (as of that moment)", **PROBLEM},
+    400: {"description": "A parameter is invalid", **PROBLEM},
+}
+
+
+@router.get(
+    "/territories/{territory_id}",
+    response_model=TerritoryFeature,
+    response_class=GeoJSONResponse,
+    dependencies=READ,
+    responses=ONE_PROBLEMS,
+)
+async def get_territory(
+    request: Request, conn: ReadConnection, territory_id: FeatureId, as_of: AsOf
+) -> Response:
+    """One territory as a GeoJSON Feature, whole; its coalitions are the actor's on its first day."""
+    body = await feature_json(conn, "territory", territory_id, as_of=as_of)
+    return cached(request, body, media_type=GEOJSON, as_of=as_of)
+
+
+@router.get(
+    "/territories/{territory_id}/history",
+    response_model=ResourceHistory,
+    dependencies=READ,
+    responses=ONE_PROBLEMS,
+)
+async def get_territory_history(
+    request: Request, conn: ReadConnection, territory_id: FeatureId, page: HistoryPage
+) -> Response:
+    """Every version of a territory, oldest first (a deleted one keeps its history)."""
+    return cached(request, await history_json(conn, "territory", territory_id, page, head={}))
+
+
+@router.get(
+    "/frontlines/{front_line_id}",
+    response_model=FrontLineFeature,
+    response_class=GeoJSONResponse,
+    dependencies=READ,
+    responses=ONE_PROBLEMS,
+)
+async def get_frontline(
+    request: Request, conn: ReadConnection, front_line_id: FeatureId, as_of: AsOf
+) -> Response:
+    """One front line as a GeoJSON Feature, whole."""
+    body = await feature_json(conn, "front_line", front_line_id, as_of=as_of)
+    return cached(request, body, media_type=GEOJSON, as_of=as_of)
+
+
+@router.get(
+    "/frontlines/{front_line_id}/history",
+    response_model=ResourceHistory,
+    dependencies=READ,
+    responses=ONE_PROBLEMS,
+)
+async def get_frontline_history(
+    request: Request, conn: ReadConnection, front_line_id: FeatureId, page: HistoryPage
+) -> Response:
+    """Every version of a front line, oldest first (a deleted one keeps its history)."""
+    return cached(request, await history_json(conn, "front_line", front_line_id, page, head={}))

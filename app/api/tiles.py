@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from app.api.caching import cache_headers, cached
 from app.api.deps import READ, ReadConnection
-from app.api.filters import OnDate
+from app.api.filters import AsOf, OnDate
 from app.api.params import DateQuery, one_of, parse_date
 from app.api.responses import BINARY, MVT, MVTResponse
 from app.db.queries.tiles import DESCRIPTIONS, FIELDS, LAYERS, Layer, layer_bounds, tile_mvt
@@ -90,15 +90,16 @@ async def get_tile(
         str, PIXEL_INDEX, Path(description="Row, 0..2^z-1", openapi_examples={"z8": {"value": "102"}})
     ],
     at: OnDate,
+    as_of: AsOf,
 ) -> Response:
     """One vector tile of a layer on a date (default today), built by PostGIS; 204 when it would be empty."""
     name = _layer(layer)
     zoom, column, row = _tile_numbers(z, x, y)
-    body = await tile_mvt(conn, name, z=zoom, x=column, y=row, at=at)
+    body = await tile_mvt(conn, name, z=zoom, x=column, y=row, at=at, as_of=as_of)
     if body is None:
         # An empty tile is a normal answer for a map client; 204 lets it skip decoding and still cache it.
         return Response(status_code=204, headers=cache_headers(request.app.state.settings))
-    return cached(request, body, at, media_type=MVT)
+    return cached(request, body, at, media_type=MVT, as_of=as_of)
 
 
 @router.get(
@@ -119,11 +120,12 @@ async def get_dated_tile(
     z: Annotated[str, PIXEL_INDEX, Path(description="Zoom, 0..22")],
     x: Annotated[str, PIXEL_INDEX, Path(description="Column, 0..2^z-1")],
     y: Annotated[str, PIXEL_INDEX, Path(description="Row, 0..2^z-1")],
+    as_of: AsOf,
 ) -> Response:
     """The same tile with its date in the path, for clients that append /{z}/{x}/{y}.mvt to a base URL and
     cannot keep a query string (GDAL's MVT driver)."""
     at = parse_date("on", on)
-    return await get_tile(request, conn, layer, z, x, y, at)
+    return await get_tile(request, conn, layer, z, x, y, at, as_of)
 
 
 @router.get(

@@ -9,6 +9,7 @@ from typing import Any, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from app.schemas.common import Day, PlaceRef, Read, Ref, Reference, SourceReference, Strict
+from app.schemas.history import RecordVersion
 from app.schemas.sources import SourceRead
 from app.vocabulary import Confidence, EventKind, PlaceKind, Precision, Status
 
@@ -140,7 +141,8 @@ class EventItem(EventRead):
 
 
 class EventPage(Read):
-    items: list[EventItem]
+    # A change of another resource (asked for with `resources`) is a RecordVersion; it carries `resource`.
+    items: list[EventItem | RecordVersion]
     next: str | None
     position: int | None
 

@@ -38,6 +38,8 @@ class EventFilter:
     actor: str | None = None  # an actor slug: the holder, the loser or a party
     from_date: date | None = None
     to_date: date | None = None
+    # What the feed carries: "event", and the versioned tables whose changes it carries too (place, actor...).
+    resources: tuple[str, ...] = ("event",)
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,11 @@ class Since:
 @dataclass(frozen=True)
 class Item:
     position: int
-    occurred_on: date
-    event_id: int
-    change: str  # created | corrected | retracted
+    occurred_on: date | None  # None for a change of another resource than an event
+    event_id: int | None
+    change: (
+        str  # created | corrected | retracted (an event), created | corrected | deleted (another resource)
+    )
     body: str  # the item's JSON, one line
 
 
@@ -79,6 +83,7 @@ def page_query(
         since_position=bool(since.position),
         since_time=since.time is not None,
         after=after is not None,
+        resources=filters.resources,
     )
     params: dict[str, Any] = {
         "limit": limit + 1,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries import actors as read_q
 from app.db.queries import registry as q
+from app.db.queries.as_of import statement_at
 from app.db.queries.places import PLACE_DETAIL, one_place_json
 from app.db.queries.references import Kind, References, resolve
 from app.errors import Conflict, NotFound, Unprocessable, sqlstate
@@ -461,12 +463,21 @@ async def source_body(conn: AsyncConnection, source_id: int, source: SourceIn) -
     return with_warnings(str(await conn.scalar(q.SOURCE, {"slug": source.slug})), warnings)
 
 
-async def source_json(conn: AsyncConnection, ref: str) -> str:
-    """One source, by its slug (or, at the cost of a lookup first, any other reference to it)."""
-    body = await conn.scalar(q.SOURCE, {"slug": ref})
+async def source_json(conn: AsyncConnection, ref: str, *, as_of: datetime | None = None) -> str:
+    """One source, by its slug (or, at the cost of a lookup first, any other reference to it); as recorded at
+    `as_of` when given."""
+    statement = statement_at(q.SOURCE, as_of)
+    body = await conn.scalar(statement, {"slug": ref, "as_of": as_of})
     if body is None:
-        body = await conn.scalar(q.SOURCE, {"slug": await canonical(conn, "source", ref)})
+        body = await conn.scalar(statement, {"slug": await canonical(conn, "source", ref), "as_of": as_of})
+    if body is None:
+        raise NotFound(f"Source '{ref}' was not recorded yet at {as_of}.")
     return str(body)
+
+
+async def sources_json(conn: AsyncConnection, *, as_of: datetime | None = None) -> str:
+    """Every source, by slug (as recorded at `as_of` when given)."""
+    return str(await conn.scalar(statement_at(q.SOURCES, as_of), {"as_of": as_of}))
 
 
 async def create_source(conn: AsyncConnection, source: SourceIn, *, key: ApiKey) -> Written:
@@ -618,11 +629,15 @@ async def correct_coalition(
     return Written(False, await coalition_body(conn, slug), slug)
 
 
-async def membership_json(conn: AsyncConnection, coalition: str, membership_id: int) -> str:
-    """One membership of the coalition a path names (by its slug, or at the cost of a lookup any reference)."""
-    body = await conn.scalar(q.MEMBERSHIP, {"id": membership_id, "coalition": coalition})
+async def membership_json(
+    conn: AsyncConnection, coalition: str, membership_id: int, *, as_of: datetime | None = None
+) -> str:
+    """One membership of the coalition a path names (by its slug, or at the cost of a lookup any reference);
+    as recorded at `as_of` when given."""
+    statement = statement_at(q.MEMBERSHIP, as_of)
+    body = await conn.scalar(statement, {"id": membership_id, "coalition": coalition, "as_of": as_of})
     if body is None and (slug := await canonical(conn, "coalition", coalition)) != coalition:
-        body = await conn.scalar(q.MEMBERSHIP, {"id": membership_id, "coalition": slug})
+        body = await conn.scalar(statement, {"id": membership_id, "coalition": slug, "as_of": as_of})
     if body is None:
         raise NotFound(f"Coalition '{coalition}' has no membership {membership_id}.")
     return str(body)

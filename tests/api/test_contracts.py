@@ -45,6 +45,8 @@ async def samples(client: httpx.AsyncClient) -> dict[str, list[str]]:
     sources = (await client.get("/v1/sources")).json()
     events = (await client.get("/v1/events", params={"limit": 1})).json()["items"]
     members = (await client.get(f"/v1/coalitions/{coalitions[0]['slug']}")).json()["members"]
+    territories = (await client.get("/v1/territories", params={"at": AT})).json()["features"]
+    frontlines = (await client.get("/v1/frontlines", params={"at": AT})).json()["features"]
     return {
         "ref": ["palmyra", "Tadmur"],
         "actors.slug": [actors[0]["slug"]],
@@ -52,6 +54,8 @@ async def samples(client: httpx.AsyncClient) -> dict[str, list[str]]:
         "sources.slug": [sources[0]["slug"]],
         "event_id": [str(events[0]["id"])],
         "membership_id": [str(members[0]["id"])],
+        "territory_id": [str(territories[0]["id"])],
+        "front_line_id": [str(frontlines[0]["id"])],
         "layer": ["places", "territories", "frontlines"],
         # z8 tile over Palmyra and Homs, where the dataset has places, areas and front lines.
         "z": ["8"],

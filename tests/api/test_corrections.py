@@ -116,11 +116,11 @@ async def test_as_of_before_an_event_was_recorded_does_not_see_it(
 
 
 async def test_as_of_a_date_means_the_end_of_that_day(client: httpx.AsyncClient) -> None:
-    # The seed was recorded today: as of a day in 2016, nothing was known yet.
-    body = (
-        await client.get("/v1/places/palmyra/control", params={"at": "2016-12-20", "as_of": "2016-12-15"})
-    ).json()
-    assert body["status"] == "unknown"
+    # The seed was recorded today: as of a day in 2016, nothing was known yet, not even the place.
+    before = await client.get(
+        "/v1/places/palmyra/control", params={"at": "2016-12-20", "as_of": "2016-12-15"}
+    )
+    assert before.status_code == 404
     today = (
         await client.get("/v1/places/palmyra/control", params={"at": "2016-12-20", "as_of": "2999-01-01"})
     ).json()

@@ -122,7 +122,7 @@ async def test_ndjson_and_geojson_sequences_are_one_feature_a_line(
 @pytest.mark.parametrize(
     "query",
     [
-        "at=2017-06-20&as_of=2017-07-01",
+        "at=2017-06-20&as_of=2999-01-01",
         "at=2016-12-20&bbox=36.5,35.5,39.5,37.0&kind=city,town",
         "at=2016-12-20&actor=islamic-state",
         "at=2016-12-20&coalition=pro-assad-coalition",

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.engine import create_engine
+from app.db.queries.as_of import VERSIONED
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import app_on, database_on, new_key
@@ -160,6 +162,17 @@ async def test_an_empty_tile_is_revalidated_too(client: httpx.AsyncClient) -> No
     assert response.headers["cache-control"] == "public, no-cache"
 
 
+@pytest.fixture
+async def kept_before_history(conn: AsyncConnection) -> None:
+    """The seeded rows as a database upgraded to history (revision 0011) holds them: recorded since the start
+    of time, so the places exist as of any past moment (the seed itself was recorded minutes ago)."""
+    for table in VERSIONED:
+        await conn.execute(
+            text(f"UPDATE {table}_version SET recorded = tstzrange(NULL, upper(recorded)) WHERE version = 1")
+        )
+
+
+@pytest.mark.usefixtures("kept_before_history")
 @pytest.mark.parametrize(
     "path",
     [
@@ -179,6 +192,7 @@ async def test_an_answer_as_of_a_settled_moment_is_immutable(client: httpx.Async
     assert again.headers["cache-control"] == first.headers["cache-control"]
 
 
+@pytest.mark.usefixtures("kept_before_history")
 @pytest.mark.parametrize("ago", [timedelta(hours=1), timedelta(0), -timedelta(days=1)])
 async def test_an_answer_as_of_a_recent_or_future_moment_is_revalidated(
     client: httpx.AsyncClient, ago: timedelta

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.queries.as_of import statement_at
 from app.db.queries.references import resolve
+from app.errors import NotFound
 
 ACTOR_FIELDS = """'slug', a.slug, 'name', a.name, 'kind', a.kind, 'aliases', a.aliases, 'color', a.color,
     'parent', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = a.parent_id)"""
@@ -53,32 +55,41 @@ COALITION = text(f"""
 """)
 
 
-async def actors_json(conn: AsyncConnection) -> bytes:
-    """Every armed actor, with its kind, aliases, parent and map colour, by name."""
-    body: str = await conn.scalar(ACTORS)
+async def actors_json(conn: AsyncConnection, *, as_of: datetime | None = None) -> bytes:
+    """Every armed actor, with its kind, aliases, parent and map colour, by name (as recorded at `as_of`)."""
+    body: str = await conn.scalar(statement_at(ACTORS, as_of), {"as_of": as_of})
     return body.encode()
 
 
-async def actor_json(conn: AsyncConnection, slug: str) -> bytes:
+async def actor_json(conn: AsyncConnection, slug: str, *, as_of: datetime | None = None) -> bytes:
     """One actor with its coalition memberships over time, by slug (or, at the cost of a lookup first, by name
-    or alias); 404 with suggestions."""
-    body: str | None = await conn.scalar(ACTOR, {"slug": slug})
+    or alias); 404 with suggestions. As recorded at `as_of` when given."""
+    statement = statement_at(ACTOR, as_of)
+    body: str | None = await conn.scalar(statement, {"slug": slug, "as_of": as_of})
     if body is None:
         found = await resolve(conn, "actor", slug, field="slug")
-        body = await conn.scalar(ACTOR, {"slug": found["slug"]})
+        body = await conn.scalar(statement, {"slug": found["slug"], "as_of": as_of})
+    if body is None:
+        raise NotFound(f"Actor '{slug}' was not recorded yet at {as_of}.")
     return str(body).encode()
 
 
-async def coalitions_json(conn: AsyncConnection) -> bytes:
-    """Every coalition, with how many actors have ever been members."""
-    body: str = await conn.scalar(COALITIONS)
+async def coalitions_json(conn: AsyncConnection, *, as_of: datetime | None = None) -> bytes:
+    """Every coalition, with how many actors have ever been members (as recorded at `as_of`)."""
+    body: str = await conn.scalar(statement_at(COALITIONS, as_of), {"as_of": as_of})
     return body.encode()
 
 
-async def coalition_json(conn: AsyncConnection, slug: str, *, at: date | None) -> bytes:
-    """One coalition and its members: on `at` when given, otherwise every membership over time."""
-    body: str | None = await conn.scalar(COALITION, {"slug": slug, "at": at})
+async def coalition_json(
+    conn: AsyncConnection, slug: str, *, at: date | None, as_of: datetime | None = None
+) -> bytes:
+    """One coalition and its members: on `at` when given, otherwise every membership over time; as recorded
+    at `as_of` when given."""
+    statement = statement_at(COALITION, as_of)
+    body: str | None = await conn.scalar(statement, {"slug": slug, "at": at, "as_of": as_of})
     if body is None:  # a name, or nothing known: 404 with suggestions
         found = await resolve(conn, "coalition", slug, field="slug")
-        body = await conn.scalar(COALITION, {"slug": found["slug"], "at": at})
+        body = await conn.scalar(statement, {"slug": found["slug"], "at": at, "as_of": as_of})
+    if body is None:
+        raise NotFound(f"Coalition '{slug}' was not recorded yet at {as_of}.")
     return str(body).encode()

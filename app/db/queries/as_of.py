@@ -1,11 +1,17 @@
-"""Answers as the record stood at a past moment (`as_of`), from the event versions.
+"""Answers as the record stood at a past moment (`as_of`), from the versions.
 
-Every read query names the tables `control_event`, `control_event_source`, `control_period`, `place_state` (and
-`territory`). For an `as_of` answer the same query runs with common table expressions of those names in front:
-they shadow the tables with the versions that were the record at :as_of, and with the periods and place states
-derived from them by the very functions the live ones come from. So a reconstructed answer follows the same rules
-and the same SQL as a live one. What it costs: no index serves the shadows, so the periods of every place asked
-about are derived from their versions for each answer (the places a reference or a bbox names, or all of them).
+Every read query names the tables (`place`, `actor`, `coalition_membership`, `control_event`, `control_period`...).
+For an `as_of` answer the same query runs with common table expressions of those names in front: they shadow
+the tables with the versions that were the record at :as_of (`<table>_version`, kept by the trigger
+app/db/sql/record_versions.sql, and control_event_version), and the periods with those derived from the event
+versions by the very function the live periods come from, and the place states (app/db/sql/derive_place_states.sql)
+likewise. So a reconstructed answer follows the same rules and the same SQL as a live one, and a live read
+never touches a version.
+
+The reference tables' shadows are NOT MATERIALIZED: inlined, so a query's conditions (an id, a slug, a bbox)
+reach the version table's indexes instead of a scan of every version first.
+What it costs: no index serves the derived shadows, so the periods of every place asked about are derived
+from their versions for each answer (the places a reference or a bbox names, or all of them).
 """
 
 from __future__ import annotations
@@ -15,8 +21,37 @@ from functools import lru_cache
 
 from sqlalchemy import TextClause, text
 
+from app.db.models import Base
 from app.db.queries.filters import IN_BBOX
 from app.db.queries.references import matching
+
+# The versioned reference tables, in an order where each shadow may name those before it.
+VERSIONED = (
+    "source",
+    "actor",
+    "coalition",
+    "coalition_membership",
+    "place",
+    "place_name",
+    "territory",
+    "front_line",
+)
+
+
+def version_shadow(table: str) -> str:
+    """The CTE standing for `table` as of :as_of: its rows' versions recorded then, under the table's columns
+    (from the model, so a column added there is shadowed too)."""
+    columns = ", ".join(
+        f"v.{table}_id AS id" if column.name == "id" else f"v.{column.name}"
+        for column in Base.metadata.tables[table].columns
+    )
+    return f"""{table} AS NOT MATERIALIZED (
+        SELECT {columns} FROM public.{table}_version AS v
+        WHERE v.recorded @> CAST(:as_of AS timestamptz) AND v.change <> 'deleted'
+    )"""
+
+
+REFERENCE_SHADOWS = ",\n    ".join(version_shadow(table) for table in VERSIONED)
 
 # The places whose periods are derived: every place, those a reference may name, or those in the bbox.
 ALL_PLACES = "NULL"
@@ -28,6 +63,7 @@ def shadow_tables(places: str) -> str:
     # The versions of the places asked about only: every query joins events to those places' periods.
     of_places = "" if places == ALL_PLACES else f" AND v.place_id = ANY({places})"
     return f"""
+    {REFERENCE_SHADOWS},
     control_event AS (
         SELECT v.control_event_id AS id, v.external_id, v.place_id, v.occurred_on, v.precision, v.seq, v.kind,
                v.actor_id, v.losing_actor_id, v.status, v.party_ids, v.confidence, v.notes,
@@ -41,9 +77,6 @@ def shadow_tables(places: str) -> str:
         FROM derive_control_periods(CAST(:as_of AS timestamptz), {places}) AS d
     ), place_state AS (
         SELECT s.* FROM derive_place_states(CAST(:as_of AS timestamptz), {places}) AS s
-    ), territory AS (
-        -- Territories keep no versions: as of a moment, those recorded by then, as they stand now.
-        SELECT t.* FROM public.territory AS t WHERE t.recorded_at <= CAST(:as_of AS timestamptz)
     )"""
 
 
@@ -63,3 +96,8 @@ def as_of_sql(sql: str, places: str = ALL_PLACES) -> TextClause:
     if stripped[:5].upper() == "WITH ":
         return text(f"WITH {shadow_tables(places)},\n{stripped[5:]}")
     return text(f"WITH {shadow_tables(places)}\n{stripped}")
+
+
+def statement_at(statement: TextClause, as_of: datetime | None, places: str = ALL_PLACES) -> TextClause:
+    """A prepared statement as it is (live), or its as-of twin."""
+    return statement if as_of is None else as_of_sql(statement.text, places)

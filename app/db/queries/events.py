@@ -7,7 +7,9 @@ from functools import lru_cache
 
 from sqlalchemy import TextClause, text
 
+from app.db.queries.as_of import VERSIONED
 from app.db.queries.control import EVENT_JSON
+from app.db.queries.history import version_json
 from app.db.queries.references import RESOLVED_PLACES_CTE, resolved_cte
 
 # The fields whose values make an event's content (what "the same event" means for a resend).
@@ -191,6 +193,16 @@ HISTORY = text("""
 """)
 
 
+# Whether a position is one the feed gave out, for an event or any other resource (one sequence for all).
+POSITION_FOUND = (
+    "("
+    + " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table} WHERE position = {{position}})"
+        for table in ("control_event_version", *(f"{t}_version" for t in VERSIONED))
+    )
+    + ")"
+)
+
 # The events list and the live feed. An item is an event as it stands now, with the version that made it so.
 FEED_ITEM = f"""(json_build_object(
         'position', v.position, 'version', v.version, 'change', v.change, 'changed_at', lower(v.recorded),
@@ -219,12 +231,17 @@ def events_page_sql(
     since_position: bool,
     since_time: bool,
     after: bool,
+    resources: tuple[str, ...] = ("event",),
 ) -> str:
     """One page of events, in recording order (by position) or newest first (by date), with a keyset cursor.
 
     Always at least one row: the first columns say whether the place, actor and since-position named exist
     (`matches`, `actor_matches`: 1 when the reference names one, `since_found`); the page's items follow, one
     per row (NULL when the page is empty).
+
+    `resources`: "event" and the versioned tables whose changes the page carries too (their open versions, by
+    the same positions: one order for the whole feed). Those take no place, actor or date filter and only the
+    recording order (the caller refuses the rest).
     """
     ctes = []
     if place:
@@ -254,19 +271,36 @@ def events_page_sql(
     order = "e.occurred_on DESC, e.id DESC" if newest else "v.position"
     outer_order = "page.occurred_on DESC, page.event_id DESC" if newest else "page.position"
     since_found = (
-        "EXISTS (SELECT 1 FROM control_event_version WHERE position = CAST(:since_position AS bigint))"
-        if since_position
-        else "true"
+        POSITION_FOUND.format(position="CAST(:since_position AS bigint)") if since_position else "true"
     )
-    return f"""
-        WITH {"".join(cte + ", " for cte in ctes)}
-        page AS (
+    events = f"""
             SELECT v.position, e.occurred_on, e.id AS event_id, v.change, {FEED_ITEM} AS item
             FROM control_event AS e
             JOIN control_event_version AS v ON v.control_event_id = e.id
             WHERE {" AND ".join(filters)}
             ORDER BY {order}
-            LIMIT :limit
+            LIMIT :limit"""
+    others = [table for table in VERSIONED if table in resources]
+    if others:
+        # Each branch is a scan of its feed index from the cursor; the page is their first :limit by position.
+        shared = filters[:2] + [f for f in filters[2:] if f.startswith(("v.position", "lower(v.recorded)"))]
+        branches = [f"({events})"] if "event" in resources else []
+        branches += [
+            f"""(SELECT v.position, NULL::date AS occurred_on, NULL::integer AS event_id, v.change,
+                        {version_json(table)}::text AS item
+                 FROM {table}_version AS v
+                 WHERE {" AND ".join(shared)}
+                 ORDER BY v.position
+                 LIMIT :limit)"""
+            for table in others
+        ]
+        events = f"""
+            SELECT * FROM ({" UNION ALL ".join(branches)}) AS changes
+            ORDER BY changes.position
+            LIMIT :limit"""
+    return f"""
+        WITH {"".join(cte + ", " for cte in ctes)}
+        page AS ({events}
         )
         SELECT meta.matches, meta.actor_matches, meta.since_found,
                page.position, page.occurred_on, page.event_id, page.change, page.item
@@ -279,13 +313,20 @@ def events_page_sql(
 
 
 @lru_cache(maxsize=128)
-def events_page_statement(**flags: bool) -> TextClause:
+def events_page_statement(resources: tuple[str, ...] = ("event",), **flags: bool) -> TextClause:
     """events_page_sql as a statement, built once per combination of filters."""
-    return text(events_page_sql(**flags))
+    return text(events_page_sql(resources=resources, **flags))
 
 
-# Where the feed stands: its last position (NULL when there is none yet).
-FEED_HEAD = text("SELECT max(position) AS position FROM control_event_version WHERE upper_inf(recorded)")
+# Where the feed stands: its last position, over every resource's versions (NULL when there is none yet).
+FEED_HEAD = text(
+    "SELECT greatest("
+    + ", ".join(
+        f"(SELECT max(position) FROM {table} WHERE upper_inf(recorded))"
+        for table in ("control_event_version", *(f"{t}_version" for t in VERSIONED))
+    )
+    + ") AS position"
+)
 
 # Whether a position a client names (since=, Last-Event-ID) is one this API gave out.
-POSITION_EXISTS = text("SELECT EXISTS (SELECT 1 FROM control_event_version WHERE position = :position)")
+POSITION_EXISTS = text(f"SELECT {POSITION_FOUND.format(position=':position')}")

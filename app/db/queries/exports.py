@@ -134,7 +134,9 @@ def territory_rows(where: AreaFilter) -> Rows:
                                 WHERE c.slug = :coalition AND cm.valid @> CAST(:at AS date))"""
         )
         params["coalition"] = where.coalition
-    return Rows(COLLECTIONS["territories"], " AND ".join(clauses), params)
+    if where.as_of is not None:
+        params["as_of"] = where.as_of
+    return Rows(COLLECTIONS["territories"], " AND ".join(clauses), params, as_of=where.as_of)
 
 
 def event_rows(*, place_id: int | None, actor: str | None, start: Any = None, end: Any = None) -> Rows:

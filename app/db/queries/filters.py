@@ -91,10 +91,11 @@ class PlaceSearch:
 @dataclass(frozen=True)
 class AreaFilter:
     """Territories in force on `at`: within `bbox` (clipped to it), of `actor` or `coalition` members,
-    simplified to `tolerance` degrees when given."""
+    simplified to `tolerance` degrees when given; as the record stood at `as_of` when given."""
 
     at: date
     bbox: BBox | None = None
     actor: str | None = None
     coalition: str | None = None
     tolerance: float | None = None
+    as_of: datetime | None = None

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.as_of import live_sql
+from app.db.queries.as_of import at_moment, statement_at
 from app.db.queries.filters import IN_BBOX, OF_KINDS, Page, PlaceSearch
 from app.db.queries.pages import page_body
 from app.db.queries.references import RESOLVED_PLACES_CTE, ref_params, refuse_place
 
 
-async def search_places_json(conn: AsyncConnection, where: PlaceSearch, page: Page) -> bytes:
-    """A page of places matching the search, ranked (by similarity, distance or id), with its `next` link."""
+async def search_places_json(
+    conn: AsyncConnection, where: PlaceSearch, page: Page, *, as_of: datetime | None = None
+) -> bytes:
+    """A page of places matching the search, ranked (by similarity, distance or id), with its `next` link
+    (over the places and spellings recorded at `as_of` when given)."""
     sql = search_sql(
         q=bool(where.q),
         near=where.near is not None,
@@ -27,6 +31,7 @@ async def search_places_json(conn: AsyncConnection, where: PlaceSearch, page: Pa
         "q": where.q,
         "kinds": list(where.kinds) if where.kinds is not None else None,
         "limit": page.limit + 1,
+        "as_of": as_of,
     }
     if where.near:
         params |= {"lon": where.near.lon, "lat": where.near.lat, "radius_m": where.radius_km * 1000}
@@ -34,7 +39,7 @@ async def search_places_json(conn: AsyncConnection, where: PlaceSearch, page: Pa
         params |= where.bbox.params()
     if page.after:
         params |= {"after_key": float(page.after[0]), "after_id": int(page.after[1])}
-    rows = (await conn.execute(live_sql(sql), params)).all()
+    rows = (await conn.execute(at_moment(sql, as_of), params)).all()
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     return page_body([row.item for row in rows], [rows[-1].sort_key, rows[-1].id] if more else None, page)
@@ -116,9 +121,10 @@ PLACE_DETAIL = text(f"""
 """)
 
 
-async def place_json(conn: AsyncConnection, ref: str) -> bytes:
-    """One place: location, kind, parent, children and every known spelling."""
-    return (await one_place_json(conn, PLACE_DETAIL, ref)).encode()
+async def place_json(conn: AsyncConnection, ref: str, *, as_of: datetime | None = None) -> bytes:
+    """One place: location, kind, parent, children and every known spelling (as recorded at `as_of`)."""
+    params = {} if as_of is None else {"as_of": as_of}
+    return (await one_place_json(conn, statement_at(PLACE_DETAIL, as_of), ref, **params)).encode()
 
 
 async def one_place_json(conn: AsyncConnection, statement: Any, ref: str, **params: Any) -> str:

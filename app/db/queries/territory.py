@@ -7,12 +7,12 @@ Geometry is EPSG:4326; areas and lengths are geodesic (`::geography`). Validity 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.as_of import live_sql
+from app.db.queries.as_of import at_moment
 from app.db.queries.control import COALITIONS_ON_DATE_CTE, FEATURE_COLLECTION, holder_filters
 from app.db.queries.filters import AreaFilter, BBox
 from app.db.queries.references import filter_kinds, refuse_unmatched, resolve, resolving_filters
@@ -61,10 +61,11 @@ async def territories_json(conn: AsyncConnection, where: AreaFilter) -> bytes:
         "actor": where.actor,
         "coalition": where.coalition,
         "tolerance": where.tolerance,
+        "as_of": where.as_of,
     }
     if where.bbox:
         params |= where.bbox.params()
-    row = (await conn.execute(live_sql(sql), params)).one()
+    row = (await conn.execute(at_moment(sql, where.as_of), params)).one()
     await refuse_unmatched(
         conn, row, {"actor": ("actor", where.actor), "coalition": ("coalition", where.coalition)}
     )
@@ -153,12 +154,15 @@ async def territory_diff_json(conn: AsyncConnection, *, actor: str, start: date,
     return body.encode()
 
 
-async def frontlines_json(conn: AsyncConnection, *, at: date, bbox: BBox | None) -> bytes:
-    """Front lines in force on `at` as a GeoJSON FeatureCollection, clipped to `bbox` when given."""
-    params: dict[str, object] = {"at": at}
+async def frontlines_json(
+    conn: AsyncConnection, *, at: date, bbox: BBox | None, as_of: datetime | None = None
+) -> bytes:
+    """Front lines in force on `at` as a GeoJSON FeatureCollection, clipped to `bbox` when given (as the
+    record stood at `as_of` when given)."""
+    params: dict[str, object] = {"at": at, "as_of": as_of}
     if bbox:
         params |= bbox.params()
-    body: str = await conn.scalar(live_sql(frontlines_sql(bbox=bbox is not None)), params)
+    body: str = await conn.scalar(at_moment(frontlines_sql(bbox=bbox is not None), as_of), params)
     return body.encode()
 
 

@@ -8,12 +8,12 @@ z9, the full rings clipped in EPSG:4326 first), so a tile never reprojects thous
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal, get_args
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.as_of import live_sql
+from app.db.queries.as_of import at_moment, live_sql
 from app.db.queries.control import (
     BASIS,
     HOLDER_ID,
@@ -104,9 +104,19 @@ def tile_sql(layer: Layer, zoom: int) -> str:
     return FRONTLINES_TILE
 
 
-async def tile_mvt(conn: AsyncConnection, layer: Layer, *, z: int, x: int, y: int, at: date) -> bytes | None:
-    """One Mapbox vector tile of `layer` on `at`, built by PostGIS; None when nothing of it is in the tile."""
-    body = await conn.scalar(live_sql(tile_sql(layer, z)), {"z": z, "x": x, "y": y, "at": at})
+# As of a moment, the periods are derived for the tile's places only.
+PLACES_IN_TILE = (
+    "ARRAY(SELECT p.id FROM place AS p WHERE p.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326))"
+)
+
+
+async def tile_mvt(
+    conn: AsyncConnection, layer: Layer, *, z: int, x: int, y: int, at: date, as_of: datetime | None = None
+) -> bytes | None:
+    """One Mapbox vector tile of `layer` on `at`, built by PostGIS; None when nothing of it is in the tile. As
+    the record stood at `as_of` when given."""
+    statement = at_moment(tile_sql(layer, z), as_of, PLACES_IN_TILE)
+    body = await conn.scalar(statement, {"z": z, "x": x, "y": y, "at": at, "as_of": as_of})
     return bytes(body) if body else None
 
 

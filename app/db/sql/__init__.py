@@ -60,6 +60,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "control_event_changed",
     "record_event_versions",
     "control_event_version_notify",
+    "record_versions",
     "assign_feed_positions",
     "data_version",
     "admit_api_key",

@@ -14,6 +14,40 @@ BEGIN
         FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
               FROM (SELECT id FROM control_event_version WHERE position IS NULL ORDER BY id) AS o) AS n
         WHERE v.id = n.id;
+        -- The other resources' versions share the sequence (one feed, one order: app/db/queries/history.py).
+        -- Static statements, not one EXECUTE in a loop: their plans are kept, a commit pays no planning.
+        UPDATE source_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM source_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE actor_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM actor_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE coalition_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM coalition_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE coalition_membership_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM coalition_membership_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE place_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM place_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE place_name_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM place_name_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE territory_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM territory_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
+        UPDATE front_line_version AS v SET position = n.position
+        FROM (SELECT o.id, nextval('control_event_version_position_seq') AS position
+              FROM (SELECT id FROM front_line_version WHERE position IS NULL ORDER BY id) AS o) AS n
+        WHERE v.id = n.id;
         PERFORM set_config('territory.feed_positions_assigned', 'yes', true);
     END IF;
     RETURN NULL;
@@ -24,5 +58,53 @@ $$;
 DROP TRIGGER IF EXISTS assign_feed_positions ON control_event_version;
 
 CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON control_event_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON source_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON source_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON actor_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON actor_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON coalition_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON coalition_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON coalition_membership_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON coalition_membership_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON place_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON place_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON place_name_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON place_name_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON territory_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON territory_version
+DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
+
+DROP TRIGGER IF EXISTS assign_feed_positions ON front_line_version;
+
+CREATE CONSTRAINT TRIGGER assign_feed_positions AFTER INSERT ON front_line_version
 DEFERRABLE INITIALLY DEFERRED
 FOR EACH ROW EXECUTE FUNCTION assign_feed_positions();
