@@ -15,7 +15,7 @@ the rows as they stand now, and territories recorded by then): the history begin
 a past it never kept.
 
 Revision ID: 0011_history
-Revises: 0006_feed_positions
+Revises: 0010_shared_limits
 Create Date: 2026-12-02 00:00:00+00:00
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 from app.db.sql import install_snapshot
 
 revision: str = "0011_history"
-down_revision: str | None = "0006_feed_positions"
+down_revision: str | None = "0010_shared_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -119,7 +119,7 @@ def columns(table: str) -> str:
 
 
 def downgrade() -> None:
-    install_snapshot("0006_feed_positions")
+    install_snapshot("0010_shared_limits")
     for table in TABLES:
         for suffix in ("insert", "update", "delete"):
             op.execute(f"DROP TRIGGER {table}_versions_{suffix} ON {table}")
