@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     write_statement_timeout_seconds: float = Field(default=60.0, gt=0)
     lock_timeout_seconds: float = Field(default=3.0, gt=0)
     idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Keep a prepared statement per query text on each connection (asyncpg's cache, SQLAlchemy's). Off for a
+    # pooler that hands each transaction another server connection (PgBouncer's transaction mode before 1.21).
+    prepared_statements: bool = True
     # An export's statement runs, and its transaction waits on a slow download, up to this (1M events: ~1 min).
     export_timeout_seconds: float = Field(default=900.0, gt=0)
     # Seconds a cache may reuse a live answer without asking again; 0: it revalidates every time (a 304 when

@@ -8,6 +8,9 @@ later.
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import uuid4
+
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.localdb import LocalCluster
@@ -41,6 +44,7 @@ def create_engine(
     pool_timeout: float = 30.0,
     application_name: str = "territory",
     server_settings: dict[str, str] | None = None,
+    prepared_statements: bool = True,
 ) -> AsyncEngine:
     return create_async_engine(
         async_database_url(database_url),
@@ -50,9 +54,28 @@ def create_engine(
         pool_timeout=pool_timeout,
         # Short OLTP queries: JIT compilation costs more than it saves.
         connect_args={
-            "server_settings": {"application_name": application_name, "jit": "off", **(server_settings or {})}
+            "server_settings": {
+                "application_name": application_name,
+                "jit": "off",
+                **(server_settings or {}),
+            },
+            **statement_caching(prepared_statements),
         },
     )
+
+
+def statement_caching(prepared: bool) -> dict[str, Any]:
+    """Connection arguments for the prepared statements of both layers: asyncpg's cache (the reads of
+    app/db/reads.py run on it) with no size limit on a cached text (the queries are long: 3-10 kB), and
+    SQLAlchemy's own; or none kept at all, each statement prepared unnamed (asyncpg) or under a name of its own
+    (SQLAlchemy), so that no name outlives a server connection a pooler may swap between transactions."""
+    if prepared:
+        return {"max_cacheable_statement_size": 0}
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__territory_{uuid4().hex}__",
+    }
 
 
 def read_only(engine: AsyncEngine) -> AsyncEngine:
@@ -70,6 +93,7 @@ def create_engines(settings: Settings, database_url: str) -> tuple[AsyncEngine, 
         server_settings=session_settings(
             settings, statement_timeout=settings.write_statement_timeout_seconds
         ),
+        prepared_statements=settings.prepared_statements,
     )
     reads = create_engine(
         database_url,
@@ -77,5 +101,6 @@ def create_engines(settings: Settings, database_url: str) -> tuple[AsyncEngine, 
         pool_timeout=settings.pool_timeout_seconds,
         application_name="territory-read",
         server_settings=session_settings(settings, statement_timeout=settings.read_statement_timeout_seconds),
+        prepared_statements=settings.prepared_statements,
     )
     return writes, reads
