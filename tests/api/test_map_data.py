@@ -93,7 +93,13 @@ async def test_inferred_areas_are_disjoint_and_bounded_by_reach(
     islamic_state = next(
         f for f in body["features"] if (f["properties"]["actor"] or {}).get("slug") == "islamic-state"
     )
-    assert set(islamic_state["properties"]["places"]) == {"al-bab", "palmyra", "raqqa", "tabqa", "tabqa-airbase"}
+    assert set(islamic_state["properties"]["places"]) == {
+        "al-bab",
+        "palmyra",
+        "raqqa",
+        "tabqa",
+        "tabqa-airbase",
+    }
     assert 0 < islamic_state["properties"]["area_km2"] <= 5 * 3.1416 * 30**2
 
 

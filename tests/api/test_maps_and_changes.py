@@ -47,7 +47,12 @@ async def test_control_map_filters(client: httpx.AsyncClient) -> None:
         "tabqa-airbase",
     }
     shield = await client.get("/v1/control", params={"at": "2016-12-20", "coalition": "euphrates-shield"})
-    assert {f["properties"]["slug"] for f in shield.json()["features"]} == {"jarabulus", "dabiq", "sawran", "al-burj"}
+    assert {f["properties"]["slug"] for f in shield.json()["features"]} == {
+        "jarabulus",
+        "dabiq",
+        "sawran",
+        "al-burj",
+    }
     airbases = await client.get("/v1/control", params={"at": "2016-12-20", "kind": "airbase"})
     assert {f["properties"]["slug"] for f in airbases.json()["features"]} == {
         "tiyas-airbase",
