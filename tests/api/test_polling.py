@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from functools import partial
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.api.caching import CHANNEL, FILL, DataVersion, Entry, ResponseCache
+from app.db import reads
 from app.main import create_app
 from app.services import feed
 from app.services.keys import revoke_key, split_key
@@ -54,15 +56,23 @@ async def client_of(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 @contextlib.contextmanager
 def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every statement the app's engine sends while the block runs."""
+    """Every statement the app's engine sends while the block runs: through SQLAlchemy, and the reads run on
+    asyncpg directly (app/db/reads.py)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
+    direct = reads.fetch
+
+    async def fetch(driver: Any, sql: str, values: list[Any]) -> Any:
+        seen.append(sql)
+        return await direct(driver, sql, values)
+
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        yield seen
+        with patch.object(reads, "fetch", fetch):
+            yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 
