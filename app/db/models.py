@@ -251,6 +251,7 @@ class ControlPeriod(Base):
     __tablename__ = "control_period"
     __table_args__ = (
         CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint(one_of("confidence", CONFIDENCES), name="confidence"),
         CheckConstraint("NOT isempty(valid)", name="valid_not_empty"),
         # One state per place on any date, guaranteed by the database.
         ExcludeConstraint(
@@ -270,6 +271,11 @@ class ControlPeriod(Base):
     control_event_id: Mapped[int] = mapped_column(
         ForeignKey("control_event.id", ondelete="CASCADE"), index=True
     )
+    # The confidence of the resolved claim (the period's event), and the rival claims of its days: other
+    # sources' events giving those days another state (README, "Competing claims").
+    confidence: Mapped[str] = mapped_column(String(10), server_default=text("'confirmed'"))
+    rival_event_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    disputed: Mapped[bool] = mapped_column(Computed("cardinality(rival_event_ids) > 0", persisted=True))
 
 
 class Territory(Base):

@@ -1,0 +1,64 @@
+"""Competing claims: rival events of one day are stored and resolved, not refused.
+
+control_period gains the resolved claim's `confidence`, the `rival_event_ids` of its days (other sources'
+events giving those days another state) and `disputed`, generated from them, so every read that joins a
+period (the map, tiles, changes, a place's state) can say so without deriving anything. The derivation takes a
+minimum confidence (the `confidence=` filter derives from the surer events only, at read time), so its
+signature changes and the old function is dropped first. Every place's periods are then recomputed under the
+resolution rule (app/db/sql/derive_control_periods.sql): a cost proportional to the events, once.
+
+Revision ID: 0010_claims
+Revises: 0006_feed_positions
+Create Date: 2026-12-02 00:00:00+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+from app.db.sql import install_snapshot
+
+revision: str = "0010_claims"
+down_revision: str | None = "0006_feed_positions"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+RECOMPUTE_ALL = "SELECT recompute_control_periods(ARRAY(SELECT id FROM place ORDER BY id))"
+
+
+def upgrade() -> None:
+    op.add_column(
+        "control_period",
+        sa.Column("confidence", sa.String(length=10), server_default=sa.text("'confirmed'"), nullable=False),
+    )
+    op.create_check_constraint(
+        op.f("ck_control_period_confidence"), "control_period", "confidence IN ('confirmed', 'reported', 'claimed')"
+    )
+    op.add_column(
+        "control_period",
+        sa.Column(
+            "rival_event_ids",
+            postgresql.ARRAY(sa.Integer()),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
+    )
+    op.add_column(
+        "control_period",
+        sa.Column("disputed", sa.Boolean(), sa.Computed("cardinality(rival_event_ids) > 0", persisted=True)),
+    )
+    op.execute("DROP FUNCTION derive_control_periods(timestamptz, integer[])")
+    install_snapshot("0010_claims")
+    op.execute(RECOMPUTE_ALL)
+
+
+def downgrade() -> None:
+    op.execute("DROP FUNCTION derive_control_periods(timestamptz, integer[], text)")
+    install_snapshot("0006_feed_positions")
+    op.drop_column("control_period", "disputed")
+    op.drop_column("control_period", "rival_event_ids")
+    op.drop_constraint(op.f("ck_control_period_confidence"), "control_period", type_="check")
+    op.drop_column("control_period", "confidence")
+    op.execute(RECOMPUTE_ALL)
