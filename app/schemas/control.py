@@ -9,7 +9,7 @@ from geojson_pydantic import Feature, Point
 from pydantic import ConfigDict, Field
 
 from app.schemas.common import Read, Ref
-from app.schemas.events import EventRead
+from app.schemas.events import DISPUTED, Alternative, EventRead
 from app.vocabulary import PlaceKind
 
 ControlStatus = Literal["controlled", "contested", "besieged", "unknown"]
@@ -33,6 +33,8 @@ class ControlProperties(Read):
         description="Between whom a contested place is fought over, or who besieges it"
     )
     certainty: Literal["definite", "possible"] | None
+    disputed: bool = Field(description=DISPUTED)
+    alternatives: list[Alternative]
     event_id: int | None = Field(
         description="The event the state rests on: /v1/events/{event_id}, sources included"
     )
@@ -56,6 +58,8 @@ class State(Read):
     controller: Ref | None
     parties: list[Ref]
     since: date | None
+    disputed: bool = Field(description=DISPUTED)
+    alternatives: list[Alternative]
 
 
 class ChangedPlace(Read):

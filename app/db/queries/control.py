@@ -49,6 +49,21 @@ PERIOD_PARTIES = """
 """
 
 
+# The rival claims of a period `{p}` (its rival_event_ids: other sources' events giving its days another state,
+# app/db/sql/derive_control_periods.sql), each with its holder, confidence and sources. Looked up only for a
+# disputed period, so an undisputed answer costs nothing more.
+ALTERNATIVES = """CASE WHEN {p}.disputed THEN (
+    SELECT json_agg(json_build_object(
+        'status', e.status,
+        'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = e.actor_id),
+        'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
+                             FROM actor AS x WHERE x.id = ANY(e.party_ids)), '[]'::json),
+        'confidence', e.confidence, 'event_id', e.id, 'external_id', e.external_id, 'date', e.occurred_on,
+        'sources', """ + EVENT_SOURCES.strip() + """) ORDER BY e.occurred_on, e.id)
+    FROM control_event AS e WHERE e.id = ANY({p}.rival_event_ids)) ELSE '[]'::json END"""
+DISPUTED = "coalesce({p}.disputed, false)"
+
+
 def period_at(alias: str, at: str = ":at") -> str:
     """Join the period in force at a date: the latest one starting on or before it (an index-only probe of
     ix_control_period_place_id_lower_valid), kept only if it has not ended by then."""
@@ -91,10 +106,12 @@ TERRITORY_JSON = """CASE WHEN tr.id IS NOT NULL THEN json_build_object(
                                         'published_on', s.published_on)
                FROM source AS s WHERE s.id = tr.source_id)) END"""
 
-# How sure the answer is: an approximate territory, or a date inside a coarse event's uncertainty window, is
-# possible; anything else known is definite (null: nothing known). `e` is the period's event.
+# How sure the answer is: an approximate territory, a claim not confirmed (the resolved one: the period's), or a
+# date inside a coarse event's uncertainty window, is possible; anything else known is definite (null: nothing
+# known). `e` is the period's event.
 CERTAINTY = f"""CASE
     WHEN cp.id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
+    WHEN cp.confidence <> 'confirmed' THEN 'possible'
     WHEN e.precision <> 'day' AND CAST(:at AS date) < lower(cp.valid) + {PRECISION_WINDOW} THEN 'possible'
     ELSE 'definite' END"""
 
@@ -110,6 +127,8 @@ CONTROL_BODY = f"""
         'until', upper(coalesce(cp.valid, tr.valid)),
         'parties', {PERIOD_PARTIES},
         'certainty', {CERTAINTY},
+        'disputed', {DISPUTED.format(p="cp")},
+        'alternatives', {ALTERNATIVES.format(p="cp")},
         'event', CASE WHEN e.id IS NOT NULL THEN json_build_object(
             'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision,
             'kind', e.kind, 'confidence', e.confidence, 'notes', e.notes, 'sources', {EVENT_SOURCES}) END,
@@ -233,6 +252,8 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
                     'until', upper(coalesce(cp.valid, tr.valid)),
                     'parties', {MAP_PARTIES},
                     'certainty', {CERTAINTY},
+                    'disputed', {DISPUTED.format(p="cp")},
+                    'alternatives', {ALTERNATIVES.format(p="cp")},
                     'event_id', cp.control_event_id,
                     'territory_id', tr.id)) AS feature
             FROM place AS p
@@ -253,7 +274,9 @@ STATE = """json_build_object(
     'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = {p}.actor_id),
     'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
                          FROM actor AS x WHERE x.id = ANY({p}.party_ids)), '[]'::json),
-    'since', lower({p}.valid))"""
+    'since', lower({p}.valid),
+    'disputed', coalesce({p}.disputed, false),
+    'alternatives', """ + ALTERNATIVES + ")"
 
 EVENT_JSON = f"""json_build_object(
     'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision, 'kind', e.kind,
@@ -353,6 +376,9 @@ TIMELINE = text(f"""
                         'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name)
                                        FROM actor AS x WHERE x.id = cp.actor_id),
                         'parties', {PERIOD_PARTIES},
+                        'confidence', cp.confidence,
+                        'disputed', cp.disputed,
+                        'alternatives', {ALTERNATIVES.format(p="cp")},
                         'event_id', cp.control_event_id) ORDER BY lower(cp.valid))
                     FROM control_period AS cp WHERE cp.place_id = p.id), '[]'::json),
                 'events', coalesce((
