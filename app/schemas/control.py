@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 
 from app.schemas.common import Read, Ref
 from app.schemas.events import DISPUTED, Alternative, EventRead
-from app.vocabulary import PlaceKind
+from app.vocabulary import Confidence, PlaceKind
 
 ControlStatus = Literal["controlled", "contested", "besieged", "unknown"]
 
@@ -83,6 +83,29 @@ class ChangesRead(Read):
     from_: date = Field(alias="from")
     to: date
     changes: list[ChangeRead]
+    next: str | None
+
+
+class DisputeRead(Read):
+    """A disputed period: the state the resolution rule gave it, and the rival claims of its days."""
+
+    place: ChangedPlace
+    since: date
+    until: date | None = Field(description="The first day the period no longer holds (null: open)")
+    status: Literal["controlled", "contested", "besieged"]
+    controller: Ref | None
+    parties: list[Ref]
+    confidence: Confidence = Field(description="The confidence of the claim the period rests on")
+    event_id: int = Field(description="The event the period rests on: /v1/events/{event_id}")
+    alternatives: list[Alternative] = Field(min_length=1)
+
+
+class DisputesRead(Read):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    to: date
+    disputes: list[DisputeRead]
     next: str | None
 
 

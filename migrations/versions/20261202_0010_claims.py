@@ -49,6 +49,10 @@ def upgrade() -> None:
         "control_period",
         sa.Column("disputed", sa.Boolean(), sa.Computed("cardinality(rival_event_ids) > 0", persisted=True)),
     )
+    # /v1/disputes: the few disputed periods, by place and first day.
+    op.execute(
+        "CREATE INDEX ix_control_period_disputed ON control_period (place_id, lower(valid)) WHERE disputed"
+    )
     op.execute("DROP FUNCTION derive_control_periods(timestamptz, integer[])")
     install_snapshot("0010_claims")
     op.execute(RECOMPUTE_ALL)
@@ -57,6 +61,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP FUNCTION derive_control_periods(timestamptz, integer[], text)")
     install_snapshot("0006_feed_positions")
+    op.drop_index("ix_control_period_disputed", table_name="control_period")
     op.drop_column("control_period", "disputed")
     op.drop_column("control_period", "rival_event_ids")
     op.drop_constraint(op.f("ck_control_period_confidence"), "control_period", type_="check")

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, as_of_sql, at_moment
+from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, at_moment
 from app.db.queries.filters import IN_BBOX, OF_KINDS, ChangesFilter, ControlFilter, Page
 from app.db.queries.pages import page_body
 from app.db.queries.places import one_place_json
@@ -52,15 +52,19 @@ PERIOD_PARTIES = """
 # The rival claims of a period `{p}` (its rival_event_ids: other sources' events giving its days another state,
 # app/db/sql/derive_control_periods.sql), each with its holder, confidence and sources. Looked up only for a
 # disputed period, so an undisputed answer costs nothing more.
-ALTERNATIVES = """CASE WHEN {p}.disputed THEN (
+ALTERNATIVES = (
+    """CASE WHEN {p}.disputed THEN (
     SELECT json_agg(json_build_object(
         'status', e.status,
         'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = e.actor_id),
         'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
                              FROM actor AS x WHERE x.id = ANY(e.party_ids)), '[]'::json),
         'confidence', e.confidence, 'event_id', e.id, 'external_id', e.external_id, 'date', e.occurred_on,
-        'sources', """ + EVENT_SOURCES.strip() + """) ORDER BY e.occurred_on, e.id)
+        'sources', """
+    + EVENT_SOURCES.strip()
+    + """) ORDER BY e.occurred_on, e.id)
     FROM control_event AS e WHERE e.id = ANY({p}.rival_event_ids)) ELSE '[]'::json END"""
+)
 DISPUTED = "coalesce({p}.disputed, false)"
 
 
@@ -150,16 +154,18 @@ CONTROL_AT = text(f"""
 
 
 async def control_at_json(
-    conn: AsyncConnection, *, ref: str, at: date, as_of: datetime | None = None
+    conn: AsyncConnection,
+    *,
+    ref: str,
+    at: date,
+    as_of: datetime | None = None,
+    confidence: str | None = None,
 ) -> bytes:
     """Who held the place `ref` names on `at`, with the event and sources behind it; as the record stood at
-    `as_of` when given. One statement: the reference is resolved inside it."""
-    if as_of is None:
-        body = await one_place_json(conn, CONTROL_AT, ref, at=at)
-    else:
-        body = await one_place_json(
-            conn, as_of_sql(CONTROL_AT.text, REFERENCED_PLACE), ref, at=at, as_of=as_of
-        )
+    `as_of` when given, from the events at least `confidence` sure when given. One statement: the reference is
+    resolved inside it."""
+    statement = at_moment(CONTROL_AT.text, as_of, REFERENCED_PLACE, confidence)
+    body = await one_place_json(conn, statement, ref, at=at, as_of=as_of, confidence=confidence)
     return body.encode()
 
 
@@ -197,10 +203,11 @@ async def control_map_json(conn: AsyncConnection, where: ControlFilter) -> bytes
         "coalition": where.coalition,
         "kinds": list(where.kinds) if where.kinds is not None else None,
         "as_of": where.as_of,
+        "confidence": where.confidence,
     }
     if where.bbox:
         params |= where.bbox.params()
-    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES)
+    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES, where.confidence)
     row = (await conn.execute(statement, params)).one()
     await refuse_unmatched(
         conn, row, {"actor": ("actor", where.actor), "coalition": ("coalition", where.coalition)}
@@ -269,14 +276,18 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
     )
 
 
-STATE = """json_build_object(
+STATE = (
+    """json_build_object(
     'status', coalesce({p}.status, 'unknown'),
     'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = {p}.actor_id),
     'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
                          FROM actor AS x WHERE x.id = ANY({p}.party_ids)), '[]'::json),
     'since', lower({p}.valid),
     'disputed', coalesce({p}.disputed, false),
-    'alternatives', """ + ALTERNATIVES + ")"
+    'alternatives', """
+    + ALTERNATIVES
+    + ")"
+)
 
 EVENT_JSON = f"""json_build_object(
     'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision, 'kind', e.kind,
@@ -300,12 +311,13 @@ async def changes_json(conn: AsyncConnection, where: ChangesFilter, page: Page) 
         "actor": where.actor,
         "limit": page.limit + 1,
         "as_of": where.as_of,
+        "confidence": where.confidence,
     }
     if where.bbox:
         params |= where.bbox.params()
     if page.after:
         params["after_id"] = int(page.after[0])
-    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES)
+    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES, where.confidence)
     rows = (await conn.execute(statement, params)).all()
     if where.actor is not None:
         await refuse_unmatched(conn, rows[0], {"actor": ("actor", where.actor)})
@@ -389,12 +401,13 @@ TIMELINE = text(f"""
 """)
 
 
-async def timeline_json(conn: AsyncConnection, *, ref: str, as_of: datetime | None = None) -> bytes:
-    """The place's periods and events, in date order, with sources (as the record stood at `as_of`)."""
-    if as_of is None:
-        body = await one_place_json(conn, TIMELINE, ref)
-    else:
-        body = await one_place_json(conn, as_of_sql(TIMELINE.text, REFERENCED_PLACE), ref, as_of=as_of)
+async def timeline_json(
+    conn: AsyncConnection, *, ref: str, as_of: datetime | None = None, confidence: str | None = None
+) -> bytes:
+    """The place's periods and events, in date order, with sources (as the record stood at `as_of`; from the
+    events at least `confidence` sure)."""
+    statement = at_moment(TIMELINE.text, as_of, REFERENCED_PLACE, confidence)
+    body = await one_place_json(conn, statement, ref, as_of=as_of, confidence=confidence)
     return body.encode()
 
 
@@ -455,7 +468,11 @@ SUMMARY = """
 """
 
 
-async def summary_json(conn: AsyncConnection, *, at: date, as_of: datetime | None = None) -> bytes:
-    """Per actor and coalition on `at`: places held by kind, contested, and area held (as of `as_of`)."""
-    body: str = await conn.scalar(at_moment(SUMMARY, as_of), {"at": at, "as_of": as_of})
+async def summary_json(
+    conn: AsyncConnection, *, at: date, as_of: datetime | None = None, confidence: str | None = None
+) -> bytes:
+    """Per actor and coalition on `at`: places held by kind, contested, and area held (as of `as_of`; from the
+    events at least `confidence` sure)."""
+    statement = at_moment(SUMMARY, as_of, confidence=confidence)
+    body: str = await conn.scalar(statement, {"at": at, "as_of": as_of, "confidence": confidence})
     return body.encode()
