@@ -271,8 +271,8 @@ class ControlPeriod(Base):
     control_event_id: Mapped[int] = mapped_column(
         ForeignKey("control_event.id", ondelete="CASCADE"), index=True
     )
-    # The confidence of the resolved claim (the period's event), and the rival claims of its days: other
-    # sources' events giving those days another state (README, "Competing claims").
+    # The confidence of its state (the surest claim giving it since it began), and the rival claims of its
+    # days: other sources' events giving those days another state (README, "Competing claims").
     confidence: Mapped[str] = mapped_column(String(10), server_default=text("'confirmed'"))
     rival_event_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
     disputed: Mapped[bool] = mapped_column(Computed("cardinality(rival_event_ids) > 0", persisted=True))

@@ -4,7 +4,8 @@ control_period gains the resolved claim's `confidence`, the `rival_event_ids` of
 events giving those days another state) and `disputed`, generated from them, so every read that joins a
 period (the map, tiles, changes, a place's state) can say so without deriving anything. The derivation takes a
 minimum confidence (the `confidence=` filter derives from the surer events only, at read time), so its
-signature changes and the old function is dropped first. Every place's periods are then recomputed under the
+signature changes and the old function is dropped first. Linking or unlinking sources, or correcting a
+source's date, recomputes the places where a day has several events (control_event_source_changed). Every place's periods are then recomputed under the
 resolution rule (app/db/sql/derive_control_periods.sql): a cost proportional to the events, once.
 
 Revision ID: 0010_claims
@@ -59,6 +60,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER source_periods_update ON source")
+    op.execute("DROP TRIGGER control_event_source_periods_delete ON control_event_source")
+    op.execute("DROP TRIGGER control_event_source_periods_insert ON control_event_source")
+    op.execute("DROP FUNCTION control_event_source_changed()")
     op.execute("DROP FUNCTION derive_control_periods(timestamptz, integer[], text)")
     install_snapshot("0006_feed_positions")
     op.drop_index("ix_control_period_disputed", table_name="control_period")

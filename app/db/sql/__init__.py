@@ -52,6 +52,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "derive_control_periods",
     "recompute_control_periods",
     "control_event_changed",
+    "control_event_source_changed",
     "record_event_versions",
     "control_event_version_notify",
     "assign_feed_positions",

@@ -12,7 +12,8 @@
 --    confidence (confirmed > reported > claimed), its independent sources (distinct, over the events claiming
 --    it) and its latest report (the newest published_on of those sources). The state ranking first on these,
 --    in that order, is the day's state; a tie goes to the later seq, then the smaller external_id. The best
---    event of that state (same order) is the period's event and gives its confidence.
+--    event of that state (same order) is the period's event. A period's confidence is that of the surest claim
+--    giving its state since the state began.
 -- 3. The day's other claims (events whose state differs) are its rivals: a period with rivals is disputed.
 -- Nothing in the rule depends on recording order except step 1 within one source, so rival claims resolve to
 -- the same state whatever order they arrive in.
@@ -86,11 +87,11 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
         ORDER BY c.place_id, c.occurred_on, w.sure DESC, w.sources DESC, w.reported_on DESC NULLS LAST,
                  c.sure DESC, c.seq DESC, c.external_id
     ), days AS (
-        SELECT k.id, k.place_id, k.actor_id, k.status, k.party_ids, k.occurred_on, k.confidence,
+        SELECT k.id, k.place_id, k.actor_id, k.status, k.party_ids, k.occurred_on, k.sure,
                '{}'::integer[] AS rivals
         FROM kept AS k WHERE k.on_day = 1
         UNION ALL
-        SELECT w.id, w.place_id, w.actor_id, w.status, w.party_ids, w.occurred_on, w.confidence,
+        SELECT w.id, w.place_id, w.actor_id, w.status, w.party_ids, w.occurred_on, w.sure,
                ARRAY(SELECT c.id FROM claims AS c
                      WHERE c.place_id = w.place_id AND c.occurred_on = w.occurred_on
                        AND (c.actor_id, c.status, c.party_ids) IS DISTINCT FROM (w.actor_id, w.status, w.party_ids)
@@ -100,21 +101,28 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
         SELECT *, lead(occurred_on) OVER w AS next_on,
                CASE WHEN lag((actor_id, status, party_ids, rivals)) OVER w
                          IS NOT DISTINCT FROM (actor_id, status, party_ids, rivals)
-                    THEN 0 ELSE 1 END AS starts_period
+                    THEN 0 ELSE 1 END AS starts_period,
+               CASE WHEN lag((actor_id, status, party_ids)) OVER w IS NOT DISTINCT FROM (actor_id, status, party_ids)
+                    THEN 0 ELSE 1 END AS starts_state
         FROM days
         WINDOW w AS (PARTITION BY place_id ORDER BY occurred_on)
     ), numbered AS (
-        SELECT *, sum(starts_period) OVER (PARTITION BY place_id ORDER BY occurred_on) AS period_no
+        SELECT *, sum(starts_period) OVER w AS period_no, sum(starts_state) OVER w AS state_no
         FROM changes
+        WINDOW w AS (PARTITION BY place_id ORDER BY occurred_on)
     ), bounded AS (
+        -- A state is as sure as the surest claim that gave it since it began: a later, less sure report of the
+        -- same holder (say, the end of a dispute) does not make it less certain.
         SELECT *, last_value(next_on) OVER (
                       PARTITION BY place_id, period_no ORDER BY occurred_on
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS period_end
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS period_end,
+                  max(sure) OVER (PARTITION BY place_id, state_no ORDER BY occurred_on) AS state_sure
         FROM numbered
     )
     -- A period takes its state and its beginning event from its first day; NULL end = still in force.
     SELECT DISTINCT ON (place_id, period_no)
-           place_id, actor_id, status, party_ids, daterange(occurred_on, period_end, '[)'), id, confidence,
+           place_id, actor_id, status, party_ids, daterange(occurred_on, period_end, '[)'), id,
+           CASE state_sure WHEN 3 THEN 'confirmed' WHEN 2 THEN 'reported' ELSE 'claimed' END,
            cardinality(rivals) > 0, rivals
     FROM bounded
     ORDER BY place_id, period_no, occurred_on
