@@ -19,7 +19,7 @@ import httpx
 
 from app.localdb import LocalCluster, free_loopback_port
 from bench import ingest, scenarios
-from bench.generate import SCALES, Dataset, prepare, query
+from bench.generate import DISPUTES, SCALES, Dataset, prepare, query
 from bench.load import WrkResult, require_wrk, run_wrk
 
 RESULTS = Path(__file__).parent / "results"
@@ -59,6 +59,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--database-url", help="server for the bench databases (default: the local cluster)")
     parser.add_argument("--keep", action="store_true", help="reuse a complete bench database of the scale")
+    parser.add_argument(
+        "--disputes",
+        type=float,
+        default=DISPUTES,
+        help=f"share of places with a rival claim of another source (default {DISPUTES}; 0: none)",
+    )
     parser.add_argument("--scenarios", type=csv, default=list(ALL_SCENARIOS), help=", ".join(ALL_SCENARIOS))
     parser.add_argument(
         "--ingest-batches",
@@ -236,7 +242,9 @@ def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         for name in args.scales:
             wants_territories = bool(scenarios.TERRITORY_SCENARIOS & set(args.scenarios))
-            dataset = prepare(server_url, name, keep=args.keep, territories=wants_territories)
+            dataset = prepare(
+                server_url, name, keep=args.keep, territories=wants_territories, disputes=args.disputes
+            )
             datasets.append(dataset)
             print(f"[bench] {name}: {dataset.sizes}", flush=True)
             if reads:
