@@ -164,3 +164,12 @@ async def test_one_source_giving_two_holders_on_a_day_is_still_a_409(
     [error] = response.json()["errors"]
     assert error["sources"] == ["rferl-miller-2017-is-collapsing"]
     assert "same source" in error["reason"]
+
+
+async def test_disputed_is_an_ogc_queryable(client: httpx.AsyncClient) -> None:
+    body = await get(
+        client, "/ogc/collections/places/items", datetime="2017-07-15", filter="disputed = true", limit=1000
+    )
+    assert [f["properties"]["slug"] for f in body["features"]] == ["mosul"]
+    queryables = await get(client, "/ogc/collections/places/queryables")
+    assert queryables["properties"]["disputed"]["type"] == "boolean"
