@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, as_of_sql, at_moment
+from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, at_moment
 from app.db.queries.filters import (
     IN_BBOX,
     STATE_IN_BBOX,

@@ -46,7 +46,7 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
     ), stretches AS (
         SELECT s.place_id, s.valid, s.actor_id, s.status, s.party_ids, s.control_event_id,
                (lower(s.valid) + CASE s.precision WHEN 'month' THEN interval '1 month'
-                                                  WHEN 'year' THEN interval '1 year' END)::date,
+                                                  WHEN 'year' THEN interval '1 year' END)::date AS uncertain_until,
                s.confidence, s.rival_event_ids, s.disputed
         FROM periods AS s
         UNION ALL
