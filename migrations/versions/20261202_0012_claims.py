@@ -97,3 +97,6 @@ def downgrade() -> None:
     op.drop_constraint(op.f("ck_control_period_confidence"), "control_period", type_="check")
     op.drop_column("control_period", "confidence")
     op.execute(RECOMPUTE_ALL)
+    # The recompute's writes queue the deferred data version bump (0008): run it now, or a further downgrade
+    # in the same transaction cannot drop data_version_change.
+    op.execute("SET CONSTRAINTS ALL IMMEDIATE")
