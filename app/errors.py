@@ -278,7 +278,9 @@ def database_unavailable(exc: BaseException) -> ServiceUnavailable | None:
     return None
 
 
-def translate_database_error(exc: DBAPIError) -> DomainError | None:
+def translate_database_error(
+    exc: DBAPIError | asyncpg.PostgresError | asyncpg.InterfaceError,
+) -> DomainError | None:
     """The one place database errors become problems: conflicts, broken rules, retry-later."""
     code = sqlstate(exc)
     message = str(getattr(exc, "orig", exc)).split("\n")[0]
@@ -329,8 +331,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem(422, "Invalid body", detail, instance=request.url.path, errors=errors)
         return problem(400, "Invalid request", detail, instance=request.url.path, errors=errors)
 
+    # The reads run on asyncpg directly (app/db/reads.py): its errors mean what they mean under SQLAlchemy.
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
     @app.exception_handler(DBAPIError)
-    async def database_error(request: Request, exc: DBAPIError) -> Response:
+    async def database_error(
+        request: Request, exc: DBAPIError | asyncpg.PostgresError | asyncpg.InterfaceError
+    ) -> Response:
         translated = translate_database_error(exc)
         if translated is None:
             return await unexpected_error(request, exc)
@@ -348,7 +355,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return await domain_error(request, translated)
 
     # Raised outside SQLAlchemy's wrapping: connecting (refused, reset), the pool's wait, the event listener.
-    for outage in (PoolTimeout, ConnectionError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    for outage in (PoolTimeout, ConnectionError, TimeoutError):
         app.add_exception_handler(outage, unavailable_or_unexpected)
 
     @app.exception_handler(Exception)

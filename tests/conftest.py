@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.api.deps import read_connection
 from app.db import migrate
 from app.db.engine import create_engine
+from app.db.reads import ReadConnection
 from app.localdb import LocalCluster
 from app.main import create_app
 from app.services import keys
@@ -97,8 +98,9 @@ async def client(engine: AsyncEngine, conn: AsyncConnection) -> AsyncIterator[ht
     app.state.read_engine = engine
     app.state.keys_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    async def test_connection() -> AsyncIterator[AsyncConnection]:
-        yield conn
+    async def test_connection() -> AsyncConnection:
+        # The production read connection, pinned to the test's transaction (rolled back after the test).
+        return ReadConnection(engine, conn)
 
     app.dependency_overrides[read_connection] = test_connection
     transport = httpx.ASGITransport(app=app)

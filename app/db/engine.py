@@ -9,6 +9,7 @@ later.
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -63,8 +64,9 @@ def create_engine(
         # none and use the unnamed statement, which lives only as long as the transaction. Other startup
         # parameters PgBouncer 1.18 refuses (or, listed in ignore_startup_parameters, drops): the session settings
         # are set again at the start of each transaction instead (SET LOCAL: they end with it).
-        connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+        connect_args |= statement_caching(prepared=False)
     else:
+        connect_args |= statement_caching(prepared=True)
         connect_args["server_settings"] |= session
     engine = create_async_engine(
         async_database_url(database_url),
@@ -77,6 +79,20 @@ def create_engine(
     if pgbouncer:
         set_in_each_transaction(engine, session)
     return engine
+
+
+def statement_caching(prepared: bool) -> dict[str, Any]:
+    """Connection arguments for the prepared statements of both layers: asyncpg's cache (the reads of
+    app/db/reads.py run on it) with no size limit on a cached text (the queries are long: 3-10 kB), and
+    SQLAlchemy's own; or none kept at all, each statement prepared unnamed (asyncpg) or under a name of its own
+    (SQLAlchemy), so that no name outlives a server connection a pooler may swap between transactions."""
+    if prepared:
+        return {"max_cacheable_statement_size": 0}
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__territory_{uuid4().hex}__",
+    }
 
 
 def set_in_each_transaction(engine: AsyncEngine, session: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.api.deps import read_connection
+from app.db.reads import ReadConnection
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import app_on
@@ -28,8 +29,9 @@ def client_with(engine: AsyncEngine, conn: AsyncConnection, **settings: Any) -> 
     app = create_app(Settings(database_url="postgresql://unused/unused", **settings))
     app.state.engine = app.state.read_engine = engine
 
-    async def test_connection() -> AsyncIterator[AsyncConnection]:
-        yield conn
+    async def test_connection() -> AsyncConnection:
+        # The production read connection, pinned to the test's transaction (rolled back after the test).
+        return ReadConnection(engine, conn)
 
     app.dependency_overrides[read_connection] = test_connection
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://territory.test")

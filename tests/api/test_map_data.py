@@ -88,12 +88,19 @@ async def test_inferred_areas_are_disjoint_and_bounded_by_reach(
         )
     ).one()
     assert overlap < 0.001 * total  # Voronoi cells share edges only
-    # A city reaches 30 km at most: Raqqa, al-Bab and Palmyra (IS that day) cover no more than three discs.
+    # A place reaches 30 km at most: Raqqa, al-Bab, Palmyra, Tabqa and its airbase (IS that day) cover no more
+    # than five discs.
     islamic_state = next(
         f for f in body["features"] if (f["properties"]["actor"] or {}).get("slug") == "islamic-state"
     )
-    assert set(islamic_state["properties"]["places"]) == {"al-bab", "palmyra", "raqqa"}
-    assert 0 < islamic_state["properties"]["area_km2"] <= 3 * 3.1416 * 30**2
+    assert set(islamic_state["properties"]["places"]) == {
+        "al-bab",
+        "palmyra",
+        "raqqa",
+        "tabqa",
+        "tabqa-airbase",
+    }
+    assert 0 < islamic_state["properties"]["area_km2"] <= 5 * 3.1416 * 30**2
 
 
 async def test_contested_and_besieged_places_carry_every_party(client: httpx.AsyncClient) -> None:

@@ -12,7 +12,7 @@ async def test_control_map_is_geojson_built_by_the_database(client: httpx.AsyncC
     collection = response.json()
     assert collection["type"] == "FeatureCollection"
     features = {f["properties"]["slug"]: f for f in collection["features"]}
-    assert len(features) == 16
+    assert len(features) == 22  # every place of the dataset has a record by then
     palmyra = features["palmyra"]
     assert palmyra["geometry"] == {"type": "Point", "coordinates": [38.2672, 34.56]}
     assert palmyra["properties"]["status"] == "controlled"
@@ -33,15 +33,32 @@ async def test_control_map_filters(client: httpx.AsyncClient) -> None:
         "azaz",
         "dabiq",
         "raqqa",
+        "sawran",
+        "al-burj",
+        "tabqa",
+        "tabqa-airbase",
     }
     held = await client.get("/v1/control", params={"at": "2016-12-20", "actor": "islamic-state"})
-    assert {f["properties"]["slug"] for f in held.json()["features"]} == {"palmyra", "raqqa", "al-bab"}
+    assert {f["properties"]["slug"] for f in held.json()["features"]} == {
+        "palmyra",
+        "raqqa",
+        "al-bab",
+        "tabqa",
+        "tabqa-airbase",
+    }
     shield = await client.get("/v1/control", params={"at": "2016-12-20", "coalition": "euphrates-shield"})
-    assert {f["properties"]["slug"] for f in shield.json()["features"]} == {"jarabulus", "dabiq"}
+    assert {f["properties"]["slug"] for f in shield.json()["features"]} == {
+        "jarabulus",
+        "dabiq",
+        "sawran",
+        "al-burj",
+    }
     airbases = await client.get("/v1/control", params={"at": "2016-12-20", "kind": "airbase"})
     assert {f["properties"]["slug"] for f in airbases.json()["features"]} == {
         "tiyas-airbase",
         "deir-ez-zor-airport",
+        "tabqa-airbase",
+        "qayyarah-airfield-west",
     }
 
 
@@ -64,11 +81,23 @@ async def test_changes_filtered_by_actor_and_bbox(client: httpx.AsyncClient) -> 
     by_actor = await client.get(
         "/v1/changes", params={"from": "2016-08-01", "to": "2017-03-31", "actor": "turkish-backed-rebels"}
     )
-    assert {c["place"]["slug"] for c in by_actor.json()["changes"]} == {"jarabulus", "dabiq", "al-bab"}
+    assert {c["place"]["slug"] for c in by_actor.json()["changes"]} == {
+        "jarabulus",
+        "dabiq",
+        "al-bab",
+        "sawran",
+        "al-burj",
+    }
     in_iraq = await client.get(
         "/v1/changes", params={"from": "2014-01-01", "to": "2016-01-01", "bbox": "42,33,45,37"}
     )
-    assert {c["place"]["slug"] for c in in_iraq.json()["changes"]} == {"mosul", "ramadi", "fallujah"}
+    assert {c["place"]["slug"] for c in in_iraq.json()["changes"]} == {
+        "mosul",
+        "ramadi",
+        "fallujah",
+        "qayyarah",
+        "qayyarah-airfield-west",
+    }
     # Net change only: Mosul and Fallujah were government-held at both ends of 2014-2017.
     whole_war = await client.get(
         "/v1/changes", params={"from": "2014-01-01", "to": "2017-12-31", "bbox": "42,33,45,37"}
@@ -112,9 +141,10 @@ async def test_summary_counts_places_held_by_kind(client: httpx.AsyncClient) -> 
     body = response.json()
     actors = {a["slug"]: a for a in body["actors"]}
     assert actors["syrian-army"]["by_kind"] == {"airbase": 2, "city": 1}  # Damascus, T4, Deir ez-Zor airport
-    assert actors["islamic-state"]["places"] == 3  # Palmyra, Raqqa, al-Bab
+    assert actors["islamic-state"]["places"] == 5  # Palmyra, Raqqa, al-Bab, Tabqa and its airbase
+    assert actors["islamic-state"]["by_kind"] == {"airbase": 1, "city": 4}
     coalitions = {c["slug"]: c for c in body["coalitions"]}
-    assert coalitions["euphrates-shield"]["places"] == 2
+    assert coalitions["euphrates-shield"]["places"] == 4  # Jarabulus, Dabiq, Sawran, al-Burj
 
 
 async def test_map_features_say_between_whom_and_how_sure_as_the_place_answer_does(

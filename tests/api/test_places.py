@@ -56,7 +56,7 @@ async def test_search_near_a_point_orders_by_distance(client: httpx.AsyncClient)
 
 async def test_search_by_bbox_and_kind(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/places", params={"bbox": "36.5,35.5,39.5,37.0", "kind": "airbase"})
-    assert response.json()["items"] == []
+    assert [i["slug"] for i in response.json()["items"]] == ["tabqa-airbase"]
     response = await client.get("/v1/places", params={"bbox": "36.5,35.5,39.5,37.0", "kind": "town,city"})
     assert {i["slug"] for i in response.json()["items"]} >= {
         "al-bab",
@@ -82,8 +82,8 @@ async def test_cursor_pagination_visits_every_place_once(client: httpx.AsyncClie
             parts = urlsplit(url)
             url = f"{parts.path}?{parts.query}"
         pages += 1
-    assert len(seen) == len(set(seen)) == 16
-    assert pages == 6
+    assert len(seen) == len(set(seen)) == 22
+    assert pages == 8
 
 
 async def test_a_forged_cursor_is_a_problem(client: httpx.AsyncClient) -> None:

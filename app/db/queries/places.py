@@ -64,11 +64,17 @@ def search_sql(
     if q:
         # Candidates: trigram similarity for typos, word similarity for partial input ("deir"). Ranked by the
         # best whole-name similarity: word similarity alone over-rewards long names ("dair" ~ "airbase").
+        # Two index searches, not one OR: under an OR the trigram index's loose candidates of either operator
+        # are rechecked with both ("al fatlad": 50,000 "al ..." spellings, 640 ms, against 185 + 7 ms).
         source = """
             (SELECT n.place_id, max(similarity(n.name_norm, q.norm)) AS score,
                     (array_agg(n.name ORDER BY similarity(n.name_norm, q.norm) DESC))[1] AS matched_name
-             FROM place_name AS n, (SELECT territory_normalize(:q) AS norm) AS q
-             WHERE n.name_norm % q.norm OR q.norm <% n.name_norm
+             FROM (SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
+                   WHERE n.name_norm % territory_normalize(:q)
+                   UNION
+                   SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
+                   WHERE territory_normalize(:q) <% n.name_norm) AS n,
+                  (SELECT territory_normalize(:q) AS norm) AS q
              GROUP BY n.place_id) AS m
             JOIN place AS p ON p.id = m.place_id
         """

@@ -68,15 +68,27 @@ def matching(kind: Kind, ref: str, ref_id: str | None = None, *, forms: bool = T
         no_spelling = (
             f"NOT EXISTS (SELECT 1 FROM place_name AS x WHERE x.name_norm = territory_normalize({ref}))"
         )
-        # The name forms only when the reference is no key and no spelling (conditions on `ref` alone: evaluated
-        # once, before the function runs).
+        # The name forms (as territory_places_by_form has them) only when the reference is no key and no spelling
+        # (conditions on `ref` alone: evaluated once, as one-time filters). Written out here, over `place_name` and
+        # `place`, so that an as_of read (app/db/queries/as_of.py) compares the spellings recorded then.
+        no_form = f"NOT EXISTS (SELECT 1 FROM place_name AS y WHERE y.name_key = territory_name_key({ref}))"
+        base = f"territory_facility_base({ref})"
         return f"""
             SELECT k.id, k.slug, k.name FROM place AS k WHERE {key}
             UNION
             SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
             WHERE n.name_norm = territory_normalize({ref}) AND {no_key}
             UNION
-            SELECT f.id, f.slug, f.name FROM territory_places_by_form({ref}) AS f WHERE {no_key} AND {no_spelling}"""
+            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
+            WHERE n.name_key = territory_name_key({ref}) AND {no_key} AND {no_spelling}
+            UNION
+            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
+            WHERE (n.name_key = {base} OR n.name_base = {base}) AND p.kind IN ('airbase', 'military_base')
+              AND {no_key} AND {no_spelling} AND {no_form}
+            UNION
+            SELECT p.id, p.slug, p.name FROM place_name AS n JOIN place AS p ON p.parent_id = n.place_id
+            WHERE n.name_key = {base} AND p.kind IN ('airbase', 'military_base')
+              AND {no_key} AND {no_spelling} AND {no_form}"""
     if kind == "actor":
         return f"""
             SELECT k.id, k.slug, k.name FROM actor AS k WHERE k.slug = {ref}

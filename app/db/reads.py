@@ -1,0 +1,131 @@
+"""The connection reads are handed: SQLAlchemy's AsyncConnection interface, whose `text()` statements run on
+asyncpg directly, each on a pooled connection checked out for that statement alone.
+
+Why: a one-row read spent more time in SQLAlchemy's execution machinery (compiled-cache lookup, execution context,
+cursor adaptation, result metadata, greenlet hops) and in FastAPI's handling of a `yield` dependency than in the
+driver (README, "Speed"). The statements of `app/db/queries` are `text()` with named parameters: each is
+compiled once for asyncpg's `$n` style, then runs with `asyncpg.Connection.fetch`, which keeps a prepared
+statement per query text on each connection (one Bind/Execute round trip; TERRITORY_PGBOUNCER
+turns that off, and reads then run through SQLAlchemy in a transaction: app/api/deps.py). The rows come back as SQLAlchemy rows, so the query code is
+the same whichever connection runs it. Anything else (a Core construct, typed or expanding parameters,
+execution options) runs through SQLAlchemy as before.
+
+A statement checks out a connection only while it runs: reads are autocommit, so each statement was its own
+snapshot anyway, and a request holds no connection while it parses, waits on the client or streams. The
+pool, its size and timeout, and the session settings (statement timeout...) are the read engine's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, cast
+
+import asyncpg
+from sqlalchemy import TextClause
+from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+
+@lru_cache(maxsize=1024)
+def positional(statement: TextClause, dialect: Dialect) -> tuple[str, tuple[str, ...]] | None:
+    """The statement as asyncpg takes it ($1, $2...) and its parameter names in order; None when it needs
+    SQLAlchemy at run time (typed parameters with processors, expanding lists, values bound in advance)."""
+    compiled = statement.compile(dialect=dialect)
+    if compiled._bind_processors or compiled.literal_execute_params or compiled.post_compile_params:
+        return None
+    if any(bind.value is not None or bind.callable is not None for bind in compiled.binds.values()):
+        return None
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+@lru_cache(maxsize=256)
+def metadata(keys: tuple[str, ...]) -> SimpleResultMetaData:
+    return SimpleResultMetaData(keys)
+
+
+def direct_plan(
+    statement: Any, parameters: Any, options: Any, dialect: Dialect
+) -> tuple[str, list[Any]] | None:
+    """The SQL and positional values to run on asyncpg, or None when SQLAlchemy must run the statement."""
+    if type(statement) is not TextClause or options or statement._execution_options:
+        return None
+    if parameters is not None and not isinstance(parameters, Mapping):  # executemany
+        return None
+    plan = positional(statement, dialect)
+    if plan is None:
+        return None
+    sql, names = plan
+    values = parameters or {}
+    return sql, [values[name] for name in names]
+
+
+async def fetch(driver: asyncpg.Connection, sql: str, values: list[Any]) -> CursorResult[Any]:
+    records = await driver.fetch(sql, *values)
+    keys = tuple(records[0].keys()) if records else ()
+    # The buffered rows as SQLAlchemy's Result (one(), all(), scalar(), mappings(), rows by attribute): what
+    # AsyncConnection.execute answers, less the cursor (reads ask no rowcount).
+    return cast(CursorResult[Any], IteratorResult(metadata(keys), iter(records)))
+
+
+class ReadConnection(AsyncConnection):
+    """See the module's text. Made on an engine, it checks out a connection per statement; made on a started
+    connection (`pinned`: the tests' connection, inside the transaction they roll back), it runs there.
+
+    It only runs statements: it holds no transaction and streams nothing (exports open their own)."""
+
+    __slots__ = ()
+
+    def __init__(self, engine: AsyncEngine, pinned: AsyncConnection | None = None) -> None:
+        super().__init__(engine, pinned.sync_connection if pinned is not None else None)
+
+    async def execute(
+        self, statement: Any, parameters: Any = None, *, execution_options: Any = None
+    ) -> CursorResult[Any]:
+        if self.sync_connection is not None:
+            return await run(self, statement, parameters, execution_options)
+        async with self.engine.connect() as connection:
+            return await run(connection, statement, parameters, execution_options)
+
+    async def scalar(self, statement: Any, parameters: Any = None, *, execution_options: Any = None) -> Any:
+        return (await self.execute(statement, parameters, execution_options=execution_options)).scalar()
+
+
+async def run(
+    connection: AsyncConnection, statement: Any, parameters: Any, options: Any
+) -> CursorResult[Any]:
+    """One statement on a started connection: on its asyncpg connection when it can, else through SQLAlchemy."""
+    sync = connection.sync_connection
+    assert sync is not None
+    plan = direct_plan(statement, parameters, options, sync.dialect)
+    if plan is None:
+        result: CursorResult[Any] = await AsyncConnection.execute(
+            connection, statement, parameters, execution_options=options
+        )
+        return result
+    driver: asyncpg.Connection = sync.connection.driver_connection
+    try:
+        return await fetch(driver, *plan)
+    except BaseException as error:
+        if leaves_connection_sound(error, driver):
+            raise
+        # The pool must not hand it out again (SQLAlchemy does this for the statements it runs itself).
+        # Synchronous, so that it happens in a cancelled task too: the connection is terminated.
+        sync.invalidate(error)
+        if driver.is_closed() and isinstance(error, Exception):
+            # Closed under it, whatever the driver says about the operation it was in: the connection is lost.
+            raise asyncpg.InterfaceError("connection is closed") from error
+        raise
+
+
+def leaves_connection_sound(error: BaseException, driver: asyncpg.Connection) -> bool:
+    """Whether the connection can run the next statement after `error`: the server refused this one (a timeout,
+    a bad value), or the driver refused a value before sending it. Anything else (the connection broke, the
+    server is going away, the task was cancelled mid-statement) may leave it mid-protocol."""
+    if isinstance(error, asyncpg.InterfaceError):
+        return isinstance(error, ValueError)  # DataError: a value it could not encode
+    if not isinstance(error, asyncpg.PostgresError) or driver.is_closed():
+        return False
+    code = error.sqlstate or ""
+    return not isinstance(error, asyncpg.PostgresConnectionError) and not code.startswith(("08", "57P"))
