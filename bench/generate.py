@@ -20,6 +20,9 @@ SCALES = {"small": 1_000, "large": 100_000}
 # The optional territories dataset: detailed polygons over the same box, generated when a scenario needs them.
 TERRITORIES = {"small": 1_000, "large": 10_000}
 TERRITORIES_PER_STATEMENT = 1_000
+# The share of places given a rival claim (README, "Competing claims"): on by default, so the figures are those
+# of a record where sources disagree; `python -m bench.run --disputes 0` generates the record without them.
+DISPUTES = 0.05
 
 
 @dataclass(frozen=True)
@@ -46,21 +49,24 @@ def query(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
     return asyncio.run(run())
 
 
-def prepare(server_url: str, scale: str, *, keep: bool, territories: bool = False) -> Dataset:
-    """The scale's database: reused with --keep when its marker says it is complete, otherwise rebuilt.
+def prepare(
+    server_url: str, scale: str, *, keep: bool, territories: bool = False, disputes: float = DISPUTES
+) -> Dataset:
+    """The scale's database: reused with --keep when its marker says it is complete (with the same share of
+    disputed places), otherwise rebuilt.
 
     A complete database of an older schema revision is migrated in place rather than rebuilt; the territories
     dataset is added to a reused database when a scenario needs it and it is missing."""
     database = f"territory_bench_{scale}"
     url, seconds = database_url(server_url, database), None
-    revision = marker_revision(url, scale) if keep else None
+    revision = marker_revision(url, scale, disputes) if keep else None
     started = time.monotonic()
     if revision is None:
         admin = database_url(server_url, "postgres")
         query(admin, f"DROP DATABASE IF EXISTS {database}")
         query(admin, f"CREATE DATABASE {database}")
         migrate.upgrade(url)  # runs its own event loop, so not from inside one
-        asyncio.run(load(url, scale))
+        asyncio.run(load(url, scale, disputes))
         seconds = time.monotonic() - started
     elif revision != migrate.head_revision():
         print(f"[bench] {scale}: migrating the kept dataset from {revision}", flush=True)
@@ -74,6 +80,7 @@ def prepare(server_url: str, scale: str, *, keep: bool, territories: bool = Fals
         "place names": "place_name",
         "events": "control_event",
         "periods": "control_period",
+        "disputed periods": "control_period WHERE disputed",
         "territories": "territory",
         "territory vertices": "(SELECT ST_NPoints(geom) AS n FROM territory) AS t",
     }
@@ -87,24 +94,25 @@ def prepare(server_url: str, scale: str, *, keep: bool, territories: bool = Fals
     return Dataset(scale, url, dict(counts), seconds)
 
 
-def marker_revision(url: str, scale: str) -> str | None:
+def marker_revision(url: str, scale: str, disputes: float = DISPUTES) -> str | None:
     """The schema revision of a complete dataset (its marker row is written last), or None."""
-    marker = "SELECT revision FROM bench_dataset WHERE scale = $1 AND places = $2 AND generator = $3"
+    marker = "SELECT revision FROM bench_dataset WHERE scale = $1 AND places = $2 AND disputes = $3 AND generator = $4"
     try:
-        rows = query(url, marker, scale, SCALES[scale], GENERATOR)
+        rows = query(url, marker, scale, SCALES[scale], disputes, GENERATOR)
     except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError):
         return None
     return str(rows[0][0]) if rows else None
 
 
-def is_complete(url: str, scale: str) -> bool:
-    return marker_revision(url, scale) == migrate.head_revision()
+def is_complete(url: str, scale: str, disputes: float = DISPUTES) -> bool:
+    return marker_revision(url, scale, disputes) == migrate.head_revision()
 
 
 # 20 actors and 4 coalitions: actors 1..16 belong to one, then switch to the next in mid-2014; 17..20 stay out.
 SETUP = """
     SELECT setseed(0.42);  -- the same dataset on every run
-    INSERT INTO source (slug, title, publisher) VALUES ('bench', 'Synthetic benchmark data', 'bench');
+    INSERT INTO source (slug, title, publisher) VALUES ('bench', 'Synthetic benchmark data', 'bench'),
+        ('bench-rival', 'Synthetic rival claims', 'bench');
     INSERT INTO actor (slug, name, kind, color)
     SELECT 'bench-actor-' || i, 'Actor ' || i,
            (ARRAY['state_army', 'armed_group', 'militia', 'rebel_alliance', 'foreign_army'])[1 + i % 5],
@@ -198,8 +206,26 @@ EVENTS = """
     SELECT inserted.id, source.id FROM inserted, source WHERE source.slug = 'bench'
 """
 
+# Disputed places (a share $3 of them, spread by a multiplicative hash of the id): a rival claim on the day of
+# the place's first-drawn event, from another source and less sure ('claimed'), giving another holder. It draws
+# no random numbers, so the rest of the dataset is the same with or without disputes.
+RIVALS = """
+    WITH rivals AS (
+        INSERT INTO control_event (external_id, place_id, occurred_on, precision, kind, actor_id, status, confidence)
+        SELECT 'bench-rival-' || e.place_id, e.place_id, e.occurred_on, e.precision, 'captured',
+               ids[1 + (array_position(ids, coalesce(e.actor_id, e.party_ids[1])) + e.place_id % 19) % 20],
+               'controlled', 'claimed'
+        FROM control_event AS e, (SELECT array_agg(id ORDER BY id) AS ids FROM actor) AS actors
+        WHERE e.place_id BETWEEN $1 AND $2 AND (e.place_id::bigint * 2654435761) % 1000 < $3::float8 * 1000
+          AND e.external_id = 'bench-' || e.place_id || '-1'
+        RETURNING id
+    )
+    INSERT INTO control_event_source (control_event_id, source_id)
+    SELECT rivals.id, source.id FROM rivals, source WHERE source.slug = 'bench-rival'
+"""
 
-async def load(url: str, scale: str) -> None:
+
+async def load(url: str, scale: str, disputes: float = DISPUTES) -> None:
     """Fill a freshly migrated database with the scale's dataset, then write the completion marker."""
     connection = await asyncpg.connect(url, server_settings={"synchronous_commit": "off"})
     try:
@@ -210,16 +236,19 @@ async def load(url: str, scale: str) -> None:
         for low in range(first, last + 1, PLACES_PER_STATEMENT):
             high = min(low + PLACES_PER_STATEMENT - 1, last)
             await connection.execute(EVENTS, low, high)
+            if disputes > 0:
+                await connection.execute(RIVALS, low, high, disputes)
             print(f"[bench] {scale}: events of places {low}..{high} loaded", flush=True)
         await connection.execute("VACUUM ANALYZE")
         await connection.execute(
-            "CREATE TABLE bench_dataset (scale text, places integer, revision text, generator integer)"
+            "CREATE TABLE bench_dataset (scale text, places integer, revision text, disputes float8, generator integer)"
         )
         await connection.execute(
-            "INSERT INTO bench_dataset VALUES ($1, $2, $3, $4)",
+            "INSERT INTO bench_dataset VALUES ($1, $2, $3, $4, $5)",
             scale,
             SCALES[scale],
             migrate.head_revision(),
+            disputes,
             GENERATOR,
         )
     finally:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from app.localdb import LocalCluster, free_loopback_port
 from bench import ingest, scenarios
-from bench.generate import SCALES, Dataset, prepare, query
+from bench.generate import DISPUTES, SCALES, Dataset, prepare, query
 from bench.generate import database_url as database_on
 from bench.load import WrkResult, require_wrk, run_wrk
 
@@ -74,6 +74,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--read-database-urls",
         help="serve the reads from these replicas of --database-url (comma-separated server URLs, as "
         "--database-url: the bench database's name is put in each)",
+    )
+    parser.add_argument(
+        "--disputes",
+        type=float,
+        default=DISPUTES,
+        help=f"share of places with a rival claim of another source (default {DISPUTES}; 0: none)",
     )
     parser.add_argument("--scenarios", type=csv, default=list(ALL_SCENARIOS), help=", ".join(ALL_SCENARIOS))
     parser.add_argument(
@@ -366,7 +372,9 @@ def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         for name in args.scales:
             wants_territories = bool(scenarios.TERRITORY_SCENARIOS & set(args.scenarios))
-            dataset = prepare(server_url, name, keep=args.keep, territories=wants_territories)
+            dataset = prepare(
+                server_url, name, keep=args.keep, territories=wants_territories, disputes=args.disputes
+            )
             datasets.append(dataset)
             print(f"[bench] {name}: {dataset.sizes}", flush=True)
             built = scenarios.build(dataset, reads) if reads else []

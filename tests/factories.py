@@ -56,14 +56,20 @@ async def make_event(
     precision: str = "day",
     parties: list[int] | None = None,
     seq: int = 0,
+    confidence: str = "confirmed",
+    sources: list[int] = [],  # noqa: B006 (never mutated)
+    external_id: str | None = None,
 ) -> int:
-    return int(
+    """An event, and its links to `sources` (source ids)."""
+    event_id = int(
         await conn.scalar(
             text("""INSERT INTO control_event (external_id, place_id, occurred_on, precision, seq, kind, actor_id,
-                                           status, party_ids)
-                VALUES (:xid, :place, :on, :precision, :seq, :kind, :actor, :status, :parties) RETURNING id"""),
+                                           status, party_ids, confidence)
+                VALUES (:xid, :place, :on, :precision, :seq, :kind, :actor, :status, :parties, :confidence)
+                RETURNING id"""),
             {
-                "xid": f"test-event-{next(_counter)}",
+                "xid": external_id or f"test-event-{next(_counter)}",
+                "confidence": confidence,
                 "place": place_id,
                 "on": on,
                 "precision": precision,
@@ -73,6 +79,24 @@ async def make_event(
                 "status": status,
                 "parties": parties or [],
             },
+        )
+    )
+    if sources:
+        await conn.execute(
+            text(
+                "INSERT INTO control_event_source (control_event_id, source_id) SELECT :e, unnest(CAST(:s AS integer[]))"
+            ),
+            {"e": event_id, "s": sources},
+        )
+    return event_id
+
+
+async def make_source(conn: AsyncConnection, published_on: date | None = None) -> int:
+    slug = f"test-source-{next(_counter)}"
+    return int(
+        await conn.scalar(
+            text("INSERT INTO source (slug, title, published_on) VALUES (:slug, :title, :on) RETURNING id"),
+            {"slug": slug, "title": slug, "on": published_on},
         )
     )
 

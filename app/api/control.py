@@ -10,12 +10,22 @@ from starlette.responses import Response
 from app.api.caching import GEOJSON, cached
 from app.api.deps import READ, ReadConnection
 from app.api.exports import export_response, with_slugs
-from app.api.filters import AsOf, ChangesPage, ChangesQuery, ControlQuery, OnDate
+from app.api.filters import (
+    AsOf,
+    ChangesPage,
+    ChangesQuery,
+    ControlQuery,
+    DisputesPage,
+    DisputesQuery,
+    LeastConfidence,
+    OnDate,
+)
 from app.api.formats import EXPORT_CONTENT, JSON, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.responses import GeoJSONResponse
 from app.db.queries.control import changes_json, control_map_json, summary_json
+from app.db.queries.disputes import disputes_json
 from app.db.queries.exports import change_rows, control_rows
-from app.schemas.control import ChangesRead, ControlMap, SummaryRead
+from app.schemas.control import ChangesRead, ControlMap, DisputesRead, SummaryRead
 
 router = APIRouter(prefix="/v1", tags=["control"])
 BAD_INPUT: dict[int | str, dict[str, Any]] = {
@@ -67,7 +77,18 @@ async def get_changes(
     return cached(request, await changes_json(conn, where, page), where.start, where.end, as_of=where.as_of)
 
 
+@router.get("/disputes", response_model=DisputesRead, dependencies=READ, responses=BAD_INPUT)
+async def get_disputes(
+    request: Request, conn: ReadConnection, where: DisputesQuery, page: DisputesPage
+) -> Response:
+    """Where sources disagree between two dates: each disputed period, the state it resolved to, and the rivals."""
+    return cached(request, await disputes_json(conn, where, page), where.start, where.end)
+
+
 @router.get("/summary", response_model=SummaryRead, dependencies=READ, responses=BAD_INPUT)
-async def get_summary(request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf) -> Response:
+async def get_summary(
+    request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf, confidence: LeastConfidence
+) -> Response:
     """Per actor and coalition on a date: places held (by kind), places contested, and area held in km²."""
-    return cached(request, await summary_json(conn, at=at, as_of=as_of), at, as_of=as_of)
+    body = await summary_json(conn, at=at, as_of=as_of, confidence=confidence)
+    return cached(request, body, at, as_of=as_of)

@@ -44,7 +44,7 @@ WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No API key, or an unknown or revoked one", **PROBLEM},
     403: {"description": "The key lacks the ingest scope", **PROBLEM},
     409: {
-        "description": "An external_id already recorded with other content, or two holders on one day",
+        "description": "An external_id already recorded with other content, or one source giving two holders on one day",
         **PROBLEM,
     },
     413: {"description": "The body or the batch is too large", **PROBLEM},

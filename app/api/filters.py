@@ -16,6 +16,7 @@ from app.api.params import (
     TWO_NUMBERS,
     AsOfQuery,
     BboxQuery,
+    ConfidenceQuery,
     CursorQuery,
     DateQuery,
     KindQuery,
@@ -23,12 +24,21 @@ from app.api.params import (
     encode_cursor,
     parse_as_of,
     parse_bbox,
+    parse_confidence,
     parse_date,
     parse_date_range,
     parse_kinds,
     parse_point,
 )
-from app.db.queries.filters import AreaFilter, ChangesFilter, ControlFilter, Page, PlaceSearch, Point
+from app.db.queries.filters import (
+    AreaFilter,
+    ChangesFilter,
+    ControlFilter,
+    DisputesFilter,
+    Page,
+    PlaceSearch,
+    Point,
+)
 from app.db.queries.territory import tolerance_for_zoom
 from app.errors import InvalidParameter
 
@@ -83,13 +93,20 @@ async def as_of_moment(as_of: AsOfQuery = None) -> datetime | None:
     return parse_as_of(as_of)
 
 
+async def least_confidence(confidence: ConfidenceQuery = None) -> str | None:
+    """`confidence`: the least sure events to answer from (None: every event)."""
+    return parse_confidence(confidence)
+
+
 OnDate = Annotated[date, Depends(on_date)]
 AsOf = Annotated[datetime | None, Depends(as_of_moment)]
+LeastConfidence = Annotated[str | None, Depends(least_confidence)]
 
 
 async def control_filter(
     at: OnDate,
     as_of: AsOf,
+    confidence: LeastConfidence,
     bbox: BboxQuery = None,
     actor: ActorQuery = None,
     coalition: CoalitionQuery = None,
@@ -102,18 +119,29 @@ async def control_filter(
         coalition=coalition,
         kinds=parse_kinds(kind),
         as_of=as_of,
+        confidence=confidence,
     )
 
 
 async def changes_filter(
     as_of: AsOf,
+    confidence: LeastConfidence,
     start: FromQuery,
     to: ToQuery,
     bbox: BboxQuery = None,
     actor: ActorQuery = None,
 ) -> ChangesFilter:
     first, last = parse_date_range(start, to)
-    return ChangesFilter(start=first, end=last, bbox=parse_bbox(bbox), actor=actor, as_of=as_of)
+    return ChangesFilter(
+        start=first, end=last, bbox=parse_bbox(bbox), actor=actor, as_of=as_of, confidence=confidence
+    )
+
+
+async def disputes_filter(
+    confidence: LeastConfidence, start: FromQuery, to: ToQuery, bbox: BboxQuery = None
+) -> DisputesFilter:
+    first, last = parse_date_range(start, to)
+    return DisputesFilter(start=first, end=last, bbox=parse_bbox(bbox), confidence=confidence)
 
 
 async def place_search(
@@ -186,6 +214,8 @@ async def area_filter(
 ControlQuery = Annotated[ControlFilter, Depends(control_filter)]
 ChangesQuery = Annotated[ChangesFilter, Depends(changes_filter)]
 ChangesPage = Annotated[Page, page_of(default=500, most=5000, items="Places", key=(int,))]
+DisputesQuery = Annotated[DisputesFilter, Depends(disputes_filter)]
+DisputesPage = Annotated[Page, page_of(default=500, most=5000, items="Disputed periods", key=(int, int))]
 PlaceSearchQuery = Annotated[PlaceSearch, Depends(place_search)]
 PlacesPage = Annotated[Page, page_of(default=50, most=500, items="Items", key=(float, int))]
 HistoryPage = Annotated[Page, page_of(default=100, most=1000, items="Versions", key=(int,))]

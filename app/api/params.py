@@ -15,7 +15,7 @@ from pydantic import WithJsonSchema
 from app.db.queries.filters import BBox
 from app.db.queries.replication import lsn
 from app.errors import InvalidParameter
-from app.vocabulary import FIRST_DATE, LAST_DATE, PlaceKind, values
+from app.vocabulary import FIRST_DATE, LAST_DATE, Confidence, PlaceKind, values
 
 # Dates the API takes (app/schemas/common.py says why these).
 OUT_OF_RANGE = f"is outside the dates this API takes ({FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()})"
@@ -72,6 +72,17 @@ KindQuery = Annotated[
     ),
 ]
 CursorQuery = Annotated[str | None, Query(description="From the `next` link of the previous page")]
+ConfidenceQuery = Annotated[
+    str | None,
+    one_of(Confidence),
+    Query(
+        description="Answer from the events at least this sure only: `confirmed` (what a cautious analyst "
+        "wants), `reported` (confirmed or reported); `claimed`, the default, is every event. The periods are "
+        "then derived at read time from those events, as for `as_of`: slower than the stored ones, most of all "
+        "for the whole map.",
+        openapi_examples={"cautious": {"value": "confirmed"}},
+    ),
+]
 
 
 def parse_date(name: str, value: str | None, *, default: date | None = None, location: str = "query") -> date:
@@ -113,6 +124,15 @@ def parse_as_of(value: str | None) -> datetime | None:
     if not FIRST_DATE <= moment.date() <= LAST_DATE:
         raise InvalidParameter("as_of", OUT_OF_RANGE)
     return moment
+
+
+def parse_confidence(value: str | None) -> str | None:
+    """The least sure events to answer from; None for every event (`claimed`, the least sure, included)."""
+    if value is None or value == "" or value == "claimed":
+        return None
+    if value not in values(Confidence):
+        raise InvalidParameter("confidence", f"'{value}' is not one of {', '.join(values(Confidence))}")
+    return value
 
 
 def parse_date_range(start: str | None, end: str | None) -> tuple[date, date]:

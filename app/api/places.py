@@ -11,7 +11,7 @@ from starlette.responses import Response
 from app.api.auth import IngestKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
-from app.api.filters import AsOf, HistoryPage, OnDate, PlaceSearchQuery, PlacesPage
+from app.api.filters import AsOf, HistoryPage, LeastConfidence, OnDate, PlaceSearchQuery, PlacesPage
 from app.api.responses import CREATED, write, write_problems
 from app.db.queries.control import control_at_json, timeline_json
 from app.db.queries.history import history_json
@@ -78,10 +78,16 @@ async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath, a
 
 @router.get("/places/{ref}/control", response_model=ControlRead, dependencies=READ, responses=PROBLEMS)
 async def get_place_control(
-    request: Request, conn: ReadConnection, ref: PlaceRefPath, at: OnDate, as_of: AsOf
+    request: Request,
+    conn: ReadConnection,
+    ref: PlaceRefPath,
+    at: OnDate,
+    as_of: AsOf,
+    confidence: LeastConfidence,
 ) -> Response:
     """Who held the place on a date (default today), since when, with the event and sources behind it."""
-    return cached(request, await control_at_json(conn, ref=ref, at=at, as_of=as_of), at, as_of=as_of)
+    body = await control_at_json(conn, ref=ref, at=at, as_of=as_of, confidence=confidence)
+    return cached(request, body, at, as_of=as_of)
 
 
 @router.get(
@@ -91,10 +97,11 @@ async def get_place_control(
     responses={404: PROBLEMS[404], 409: PROBLEMS[409]},
 )
 async def get_place_timeline(
-    request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOf
+    request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOf, confidence: LeastConfidence
 ) -> Response:
     """The place's control periods and events, in date order, with sources."""
-    return cached(request, await timeline_json(conn, ref=ref, as_of=as_of), as_of=as_of)
+    body = await timeline_json(conn, ref=ref, as_of=as_of, confidence=confidence)
+    return cached(request, body, as_of=as_of)
 
 
 @router.post(

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     Date,
@@ -273,6 +274,7 @@ class ControlPeriod(Base):
     __tablename__ = "control_period"
     __table_args__ = (
         CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint(one_of("confidence", CONFIDENCES), name="confidence"),
         CheckConstraint("NOT isempty(valid)", name="valid_not_empty"),
         # One state per place on any date, guaranteed by the database.
         ExcludeConstraint(
@@ -292,6 +294,11 @@ class ControlPeriod(Base):
     control_event_id: Mapped[int] = mapped_column(
         ForeignKey("control_event.id", ondelete="CASCADE"), index=True
     )
+    # The confidence of its state (the surest claim giving it since it began), and the rival claims of its
+    # days: other sources' events giving those days another state (README, "Competing claims").
+    confidence: Mapped[str] = mapped_column(String(10), server_default=text("'confirmed'"))
+    rival_event_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    disputed: Mapped[bool] = mapped_column(Computed("cardinality(rival_event_ids) > 0", persisted=True))
 
 
 class PlaceState(Base):
@@ -326,6 +333,11 @@ class PlaceState(Base):
     slug: Mapped[str] = mapped_column(String(120))
     name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(40))
+    # The period's confidence and rival claims (ControlPeriod's), for the certainty and the disputed flag of a
+    # map or an answer; NULL, none and false over a stretch no period covers.
+    confidence: Mapped[str | None] = mapped_column(String(10))
+    rival_event_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    disputed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class Territory(Base):

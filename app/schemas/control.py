@@ -9,8 +9,8 @@ from geojson_pydantic import Feature, Point
 from pydantic import ConfigDict, Field
 
 from app.schemas.common import Read, Ref
-from app.schemas.events import EventRead
-from app.vocabulary import PlaceKind
+from app.schemas.events import DISPUTED, Alternative, EventRead
+from app.vocabulary import Confidence, PlaceKind
 
 ControlStatus = Literal["controlled", "contested", "besieged", "unknown"]
 
@@ -33,6 +33,8 @@ class ControlProperties(Read):
         description="Between whom a contested place is fought over, or who besieges it"
     )
     certainty: Literal["definite", "possible"] | None
+    disputed: bool = Field(description=DISPUTED)
+    alternatives: list[Alternative]
     event_id: int | None = Field(
         description="The event the state rests on: /v1/events/{event_id}, sources included"
     )
@@ -56,6 +58,8 @@ class State(Read):
     controller: Ref | None
     parties: list[Ref]
     since: date | None
+    disputed: bool = Field(description=DISPUTED)
+    alternatives: list[Alternative]
 
 
 class ChangedPlace(Read):
@@ -79,6 +83,29 @@ class ChangesRead(Read):
     from_: date = Field(alias="from")
     to: date
     changes: list[ChangeRead]
+    next: str | None
+
+
+class DisputeRead(Read):
+    """A disputed period: the state the resolution rule gave it, and the rival claims of its days."""
+
+    place: ChangedPlace
+    since: date
+    until: date | None = Field(description="The first day the period no longer holds (null: open)")
+    status: Literal["controlled", "contested", "besieged"]
+    controller: Ref | None
+    parties: list[Ref]
+    confidence: Confidence = Field(description="The confidence of the claim the period rests on")
+    event_id: int = Field(description="The event the period rests on: /v1/events/{event_id}")
+    alternatives: list[Alternative] = Field(min_length=1)
+
+
+class DisputesRead(Read):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    to: date
+    disputes: list[DisputeRead]
     next: str | None
 
 

@@ -40,7 +40,11 @@ class EventFields(Strict):
     loses: Reference | None = None
     status: Status
     parties: list[Reference] = []
-    confidence: Confidence = "confirmed"
+    confidence: Confidence = Field(
+        default="confirmed",
+        description="How sure the claim is: confirmed > reported > claimed (one party's word). Where sources "
+        "disagree on a day, the surer claim gives the state and the others are shown as alternatives",
+    )
     sources: list[SourceReference] = Field(min_length=1)
     notes: str | None = None
 
@@ -122,10 +126,26 @@ class EventRead(Read):
     actor: Ref | None
     loses: Ref | None
     parties: list[Ref]
-    confidence: str
+    confidence: Confidence
     notes: str | None
     recorded_at: datetime
     sources: list[SourceRead]
+
+
+class Alternative(Read):
+    """A rival claim: another source's event giving the place another state on a day the answer rests on."""
+
+    status: Status
+    controller: Ref | None
+    parties: list[Ref]
+    confidence: Confidence
+    event_id: int = Field(description="The rival event: /v1/events/{event_id}")
+    external_id: str
+    date: date
+    sources: list[SourceRead]
+
+
+DISPUTED = "Whether the answer rests on a day where sources disagree (the rival claims: `alternatives`)"
 
 
 class EventItem(EventRead):

@@ -83,7 +83,9 @@ PROPERTY_DESCRIPTIONS = {
     "valid_from": "First day (inclusive)",
     "valid_to": "Day it ended (exclusive); empty while open",
     "basis": "event (a control period) or territory (inside an area held that day)",
-    "certainty": "definite, or possible (a month- or year-precision event, an approximate area)",
+    "certainty": "definite, or possible (a claim not confirmed, a month- or year-precision event, an approximate "
+    "area)",
+    "disputed": "Whether sources disagree about the state (rival claims: /v1/places/{slug}/control lists them)",
 }
 JSON_SCHEMA_TYPES: dict[str, dict[str, str]] = {
     "string": {"type": "string"},

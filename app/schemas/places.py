@@ -22,9 +22,9 @@ from app.schemas.common import (
     Warning,
     examples,
 )
-from app.schemas.events import EventRead
+from app.schemas.events import DISPUTED, Alternative, EventRead
 from app.schemas.sources import SourceRead
-from app.vocabulary import PlaceKind
+from app.vocabulary import Confidence, PlaceKind
 
 
 class PlaceNameIn(Strict):
@@ -145,7 +145,7 @@ class EventBrief(Read):
     date: date
     precision: Literal["day", "month", "year"]
     kind: str
-    confidence: str
+    confidence: Confidence
     notes: str | None
     sources: list[SourceRead]
 
@@ -172,6 +172,8 @@ class ControlRead(Read):
     until: date | None
     parties: list[Ref]
     certainty: Literal["definite", "possible"] | None
+    disputed: bool = Field(description=DISPUTED)
+    alternatives: list[Alternative]
     event: EventBrief | None
     territory: TerritoryBasis | None = None
 
@@ -189,6 +191,8 @@ class ControlRead(Read):
                     "until": "2017-03-02",
                     "parties": [],
                     "certainty": "definite",
+                    "disputed": False,
+                    "alternatives": [],
                     "event": {
                         "id": 4,
                         "external_id": "palmyra-2016-12-11-is",
@@ -211,6 +215,9 @@ class PeriodRead(Read):
     status: str
     controller: Ref | None
     parties: list[Ref]
+    confidence: Confidence = Field(description="The confidence of the claim the period rests on")
+    disputed: bool = Field(description=DISPUTED)
+    alternatives: list[Alternative]
     event_id: int
 
 

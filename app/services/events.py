@@ -2,7 +2,8 @@
 that keep every earlier version.
 
 A write is one transaction: resolve every reference (one statement per kind of reference), insert the new events,
-compare the ones already present, link sources, record versions, then check the day rule on the touched places.
+compare the ones already present, link sources, record versions, then check the day rule on the touched places
+(one source, one holder a day; different sources may disagree).
 The periods are recomputed by the database's trigger inside the same transaction; the trigger locks the touched
 places, so the day rule is checked after any concurrent writer of the same place has committed.
 """
@@ -96,10 +97,10 @@ async def create_events(
     correct: bool = False,
 ) -> Outcome:
     """Record events: new ones are created, ones already recorded with the same content are reported as
-    existing, anything else (unknown references, the same external_id with other content, two holders on one
-    day) rejects the whole request. With `correct` (an importer re-reading its source), an event recorded with
-    other content, or retracted, is corrected to this content instead (`corrected`), its history kept.
-    A located place (an event's `location`) is resolved by the gazetteer first."""
+    existing, anything else (unknown references, the same external_id with other content, one source giving
+    two holders on one day) rejects the whole request. With `correct` (an importer re-reading its source), an
+    event recorded with other content, or retracted, is corrected to this content instead (`corrected`), its
+    history kept. A located place (an event's `location`) is resolved by the gazetteer first."""
     events, located = await locate(conn, events)
     errors: list[dict[str, Any]] = []
     external_ids: list[str] = []
@@ -227,7 +228,8 @@ def problem_summary(errors: list[dict[str, Any]], total: int) -> str:
 async def check_one_holder_a_day(
     conn: AsyncConnection, event_ids: list[int], index_of: dict[str, int] | None = None
 ) -> None:
-    """Two live events giving one place two different holders on one day: a 409, unless either is contested."""
+    """One source giving one place two different holders on one day (two live events citing it): a 409, unless
+    either is contested. Different sources disagreeing are rival claims: stored, and resolved by the periods."""
     clashes = (await conn.execute(q.SAME_DAY_CLASHES, {"ids": event_ids})).all()
     if not clashes:
         return
@@ -236,8 +238,10 @@ async def check_one_holder_a_day(
         error: dict[str, Any] = {
             "field": "date",
             "reason": f"on {clash.occurred_on} '{clash.place}' would be held by both {clash.actor} "
-            f"(event {clash.external_id}) and {clash.other_actor} (event {clash.other_external_id}); "
+            f"(event {clash.external_id}) and {clash.other_actor} (event {clash.other_external_id}) "
+            f"according to the same source ({', '.join(clash.sources)}); "
             "mark the place contested or correct one of them",
+            "sources": list(clash.sources),
             "id": clash.id,
             "other_id": clash.other_id,
         }

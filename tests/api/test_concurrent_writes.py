@@ -72,7 +72,8 @@ async def test_eight_concurrent_overlapping_writers(
         mismatches = await connection.scalar(
             text("""
                 WITH touched AS (SELECT array_agg(id) AS ids FROM place WHERE slug = ANY(:places)),
-                     stored AS (SELECT place_id, actor_id, status, party_ids, valid, control_event_id
+                     stored AS (SELECT place_id, actor_id, status, party_ids, valid, control_event_id, confidence,
+                                       disputed, rival_event_ids
                                 FROM control_period WHERE place_id IN (SELECT unnest(ids) FROM touched)),
                      derived AS (SELECT * FROM derive_control_periods(NULL, (SELECT ids FROM touched)))
                 SELECT count(*) FROM ((TABLE stored EXCEPT TABLE derived) UNION ALL

@@ -80,10 +80,14 @@ async def test_controller_coalitions_are_those_of_that_date(client: httpx.AsyncC
     ]
 
 
-async def test_month_precision_date_is_possible_within_its_month(client: httpx.AsyncClient) -> None:
+async def test_a_claim_only_reported_is_possible_whatever_its_precision(client: httpx.AsyncClient) -> None:
+    # The month-precision window itself is tested in tests/services/test_period_derivation.py.
     inside = await controller(client, "Deir ez-Zour", "2014-07-15")
     assert (inside["status"], inside["certainty"]) == ("contested", "possible")
-    assert (await controller(client, "Deir ez-Zour", "2014-08-15"))["certainty"] == "definite"
+    after = await controller(client, "Deir ez-Zour", "2014-08-15")  # past the month, but only reported
+    assert (after["certainty"], after["event"]["confidence"]) == ("possible", "reported")
+    confirmed = await controller(client, "Palmyra", "2016-12-20")
+    assert (confirmed["certainty"], confirmed["event"]["confidence"]) == ("definite", "confirmed")
 
 
 async def test_a_date_before_anything_is_known_is_unknown_not_an_error(client: httpx.AsyncClient) -> None:

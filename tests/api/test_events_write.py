@@ -168,7 +168,7 @@ async def test_batch_schema_errors_name_the_row_index(
     ]
 
 
-async def test_two_holders_on_one_day_is_a_conflict_unless_contested(
+async def test_one_source_giving_two_holders_on_one_day_is_a_conflict_unless_contested(
     write_client: httpx.AsyncClient, ingest_headers: dict[str, str], write_engine: AsyncEngine
 ) -> None:
     await write_client.post("/v1/events", json=event(), headers=ingest_headers)

@@ -27,11 +27,13 @@ AT_0004 = "territory_at_0004"
 # Periods stored but not derived, and derived but not stored: both empty when the store is right.
 PERIODS_NOT_DERIVED = """
 SELECT count(*) FROM (
-    (SELECT place_id, actor_id, status, party_ids, valid, control_event_id FROM control_period
+    (SELECT place_id, actor_id, status, party_ids, valid, control_event_id, confidence, disputed, rival_event_ids
+     FROM control_period
      EXCEPT ALL SELECT * FROM derive_control_periods(NULL, NULL))
     UNION ALL
     (SELECT * FROM derive_control_periods(NULL, NULL)
-     EXCEPT ALL SELECT place_id, actor_id, status, party_ids, valid, control_event_id FROM control_period)
+     EXCEPT ALL SELECT place_id, actor_id, status, party_ids, valid, control_event_id, confidence, disputed, rival_event_ids
+     FROM control_period)
 ) AS mismatch
 """
 

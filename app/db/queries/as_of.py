@@ -1,4 +1,5 @@
-"""Answers as the record stood at a past moment (`as_of`), from the versions.
+"""Answers as the record stood at a past moment (`as_of`), from the event versions; and answers from the surer
+events only (`confidence=`), derived at read time the same way.
 
 Every read query names the tables (`place`, `actor`, `coalition_membership`, `control_event`, `control_period`...).
 For an `as_of` answer the same query runs with common table expressions of those names in front: they shadow
@@ -59,9 +60,31 @@ REFERENCED_PLACE = f"ARRAY(SELECT m.id FROM ({matching('place', ':ref', ':ref_id
 PLACES_IN_BBOX = f"ARRAY(SELECT p.id FROM place AS p WHERE {IN_BBOX})"
 
 
-def shadow_tables(places: str) -> str:
+# How sure an event is, as a rank (confirmed > reported > claimed), for `confidence=`: the events at least that sure.
+SURE = "CASE {c} WHEN 'confirmed' THEN 3 WHEN 'reported' THEN 2 ELSE 1 END"
+SURE_ENOUGH = f"{SURE.format(c='{e}.confidence')} >= {SURE.format(c='CAST(:confidence AS text)')}"
+
+
+def shadow_tables(places: str, *, as_of: bool = True, confidence: bool = False) -> str:
+    """The tables as they were at :as_of (from the versions) and/or as the events at least :confidence sure
+    alone make them (only control_event, control_period and place_state differ then)."""
     # The versions of the places asked about only: every query joins events to those places' periods.
     of_places = "" if places == ALL_PLACES else f" AND v.place_id = ANY({places})"
+    moment = "CAST(:as_of AS timestamptz)" if as_of else "NULL"
+    sure_of = "CAST(:confidence AS text)" if confidence else "NULL"
+    periods = f"""control_period AS (
+        SELECT row_number() OVER () AS id, d.*
+        FROM derive_control_periods({moment}, {places}, {sure_of}) AS d
+    ), place_state AS (
+        SELECT s.* FROM derive_place_states({moment}, {places}, {sure_of}) AS s
+    )"""
+    if not as_of:
+        of_places_e = "" if places == ALL_PLACES else f" AND e.place_id = ANY({places})"
+        return f"""
+    control_event AS (
+        SELECT e.* FROM public.control_event AS e WHERE {SURE_ENOUGH.format(e="e")}{of_places_e}
+    ), {periods}"""
+    sure = f" AND {SURE_ENOUGH.format(e='v')}" if confidence else ""
     return f"""
     {REFERENCE_SHADOWS},
     control_event AS (
@@ -69,20 +92,20 @@ def shadow_tables(places: str) -> str:
                v.actor_id, v.losing_actor_id, v.status, v.party_ids, v.confidence, v.notes,
                lower(v.recorded) AS recorded_at, NULL::timestamptz AS retracted_at, v.source_ids
         FROM control_event_version AS v
-        WHERE v.recorded @> CAST(:as_of AS timestamptz) AND v.change <> 'retracted'{of_places}
+        WHERE v.recorded @> CAST(:as_of AS timestamptz) AND v.change <> 'retracted'{of_places}{sure}
     ), control_event_source AS (
         SELECT e.id AS control_event_id, unnest(e.source_ids) AS source_id FROM control_event AS e
-    ), control_period AS (
-        SELECT row_number() OVER () AS id, d.*
-        FROM derive_control_periods(CAST(:as_of AS timestamptz), {places}) AS d
-    ), place_state AS (
-        SELECT s.* FROM derive_place_states(CAST(:as_of AS timestamptz), {places}) AS s
-    )"""
+    ), {periods}"""
 
 
-def at_moment(sql: str, as_of: datetime | None, places: str = ALL_PLACES) -> TextClause:
-    """The query as the record stands, or as it stood at `as_of` (periods derived for `places` only)."""
-    return live_sql(sql) if as_of is None else as_of_sql(sql, places)
+def at_moment(
+    sql: str, as_of: datetime | None, places: str = ALL_PLACES, confidence: str | None = None
+) -> TextClause:
+    """The query as the record stands, or as it stood at `as_of` (periods derived for `places` only), from the
+    events at least `confidence` sure when given (derived at read time too)."""
+    if as_of is None and confidence is None:
+        return live_sql(sql)
+    return as_of_sql(sql, places, as_of=as_of is not None, confidence=confidence is not None)
 
 
 # A statement is built once per shape of filters, not per request.
@@ -90,12 +113,16 @@ live_sql = lru_cache(maxsize=512)(text)
 
 
 @lru_cache(maxsize=256)
-def as_of_sql(sql: str, places: str = ALL_PLACES) -> TextClause:
-    """The same query, answering from the record as it stood at :as_of."""
+def as_of_sql(
+    sql: str, places: str = ALL_PLACES, *, as_of: bool = True, confidence: bool = False
+) -> TextClause:
+    """The same query, answering from the record as it stood at :as_of and/or from the events at least
+    :confidence sure."""
+    shadows = shadow_tables(places, as_of=as_of, confidence=confidence)
     stripped = sql.lstrip()
     if stripped[:5].upper() == "WITH ":
-        return text(f"WITH {shadow_tables(places)},\n{stripped[5:]}")
-    return text(f"WITH {shadow_tables(places)}\n{stripped}")
+        return text(f"WITH {shadows},\n{stripped[5:]}")
+    return text(f"WITH {shadows}\n{stripped}")
 
 
 def statement_at(statement: TextClause, as_of: datetime | None, places: str = ALL_PLACES) -> TextClause:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, as_of_sql, at_moment
+from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, at_moment
 from app.db.queries.filters import (
     IN_BBOX,
     STATE_IN_BBOX,
@@ -49,6 +49,25 @@ PERIOD_PARTIES = """
     coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
               FROM actor AS x WHERE x.id = ANY(cp.party_ids)), '[]'::json)
 """
+
+
+# The rival claims of a period `{p}` (its rival_event_ids: other sources' events giving its days another state,
+# app/db/sql/derive_control_periods.sql), each with its holder, confidence and sources. Looked up only for a
+# disputed period, so an undisputed answer costs nothing more.
+ALTERNATIVES = (
+    """CASE WHEN {p}.disputed THEN (
+    SELECT json_agg(json_build_object(
+        'status', e.status,
+        'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = e.actor_id),
+        'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
+                             FROM actor AS x WHERE x.id = ANY(e.party_ids)), '[]'::json),
+        'confidence', e.confidence, 'event_id', e.id, 'external_id', e.external_id, 'date', e.occurred_on,
+        'sources', """
+    + EVENT_SOURCES.strip()
+    + """) ORDER BY e.occurred_on, e.id)
+    FROM control_event AS e WHERE e.id = ANY({p}.rival_event_ids)) ELSE '[]'::json END"""
+)
+DISPUTED = "coalesce({p}.disputed, false)"
 
 
 def period_at(alias: str, at: str = ":at") -> str:
@@ -96,10 +115,12 @@ TERRITORY_JSON = """CASE WHEN tr.id IS NOT NULL THEN json_build_object(
                                         'published_on', s.published_on)
                FROM source AS s WHERE s.id = tr.source_id)) END"""
 
-# How sure the answer is: an approximate territory, or a date inside a coarse event's uncertainty window, is
-# possible; anything else known is definite (null: nothing known). The window's end is kept with the state.
+# How sure the answer is: an approximate territory, a claim not confirmed (the resolved one: the period's), or a
+# date inside a coarse event's uncertainty window, is possible; anything else known is definite (null: nothing
+# known). The window's end is kept with the state.
 CERTAINTY = """CASE
     WHEN cp.control_event_id IS NULL THEN CASE WHEN tr.approximate THEN 'possible' WHEN tr.id IS NOT NULL THEN 'definite' END
+    WHEN cp.confidence <> 'confirmed' THEN 'possible'
     WHEN CAST(:at AS date) < cp.uncertain_until THEN 'possible'
     ELSE 'definite' END"""
 
@@ -115,6 +136,8 @@ CONTROL_BODY = f"""
         'until', upper({STATE_VALID}),
         'parties', {PERIOD_PARTIES},
         'certainty', {CERTAINTY},
+        'disputed', {DISPUTED.format(p="cp")},
+        'alternatives', {ALTERNATIVES.format(p="cp")},
         'event', CASE WHEN e.id IS NOT NULL THEN json_build_object(
             'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision,
             'kind', e.kind, 'confidence', e.confidence, 'notes', e.notes, 'sources', {EVENT_SOURCES}) END,
@@ -136,16 +159,18 @@ CONTROL_AT = text(f"""
 
 
 async def control_at_json(
-    conn: AsyncConnection, *, ref: str, at: date, as_of: datetime | None = None
+    conn: AsyncConnection,
+    *,
+    ref: str,
+    at: date,
+    as_of: datetime | None = None,
+    confidence: str | None = None,
 ) -> bytes:
     """Who held the place `ref` names on `at`, with the event and sources behind it; as the record stood at
-    `as_of` when given. One statement: the reference is resolved inside it."""
-    if as_of is None:
-        body = await one_place_json(conn, CONTROL_AT, ref, at=at)
-    else:
-        body = await one_place_json(
-            conn, as_of_sql(CONTROL_AT.text, REFERENCED_PLACE), ref, at=at, as_of=as_of
-        )
+    `as_of` when given, from the events at least `confidence` sure when given. One statement: the reference is
+    resolved inside it."""
+    statement = at_moment(CONTROL_AT.text, as_of, REFERENCED_PLACE, confidence)
+    body = await one_place_json(conn, statement, ref, at=at, as_of=as_of, confidence=confidence)
     return body.encode()
 
 
@@ -183,10 +208,11 @@ async def control_map_json(conn: AsyncConnection, where: ControlFilter) -> bytes
         "coalition": where.coalition,
         "kinds": list(where.kinds) if where.kinds is not None else None,
         "as_of": where.as_of,
+        "confidence": where.confidence,
     }
     if where.bbox:
         params |= where.bbox.params()
-    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES)
+    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES, where.confidence)
     row = (await conn.execute(statement, params)).one()
     await refuse_unmatched(
         conn, row, {"actor": ("actor", where.actor), "coalition": ("coalition", where.coalition)}
@@ -237,6 +263,8 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
                     'until', upper({STATE_VALID}),
                     'parties', {MAP_PARTIES},
                     'certainty', {CERTAINTY},
+                    'disputed', {DISPUTED.format(p="cp")},
+                    'alternatives', {ALTERNATIVES.format(p="cp")},
                     'event_id', cp.control_event_id,
                     'territory_id', tr.id)) AS feature
             FROM {STATES_AT}
@@ -250,12 +278,18 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
     )
 
 
-STATE = """json_build_object(
+STATE = (
+    """json_build_object(
     'status', coalesce({p}.status, 'unknown'),
     'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name) FROM actor AS x WHERE x.id = {p}.actor_id),
     'parties', coalesce((SELECT json_agg(json_build_object('slug', x.slug, 'name', x.name) ORDER BY x.slug)
                          FROM actor AS x WHERE x.id = ANY({p}.party_ids)), '[]'::json),
-    'since', CASE WHEN {p}.control_event_id IS NOT NULL THEN lower({p}.valid) END)"""
+    'since', CASE WHEN {p}.control_event_id IS NOT NULL THEN lower({p}.valid) END,
+    'disputed', coalesce({p}.disputed, false),
+    'alternatives', """
+    + ALTERNATIVES
+    + ")"
+)
 
 EVENT_JSON = f"""json_build_object(
     'id', e.id, 'external_id', e.external_id, 'date', e.occurred_on, 'precision', e.precision, 'kind', e.kind,
@@ -279,12 +313,13 @@ async def changes_json(conn: AsyncConnection, where: ChangesFilter, page: Page) 
         "actor": where.actor,
         "limit": page.limit + 1,
         "as_of": where.as_of,
+        "confidence": where.confidence,
     }
     if where.bbox:
         params |= where.bbox.params()
     if page.after:
         params["after_id"] = int(page.after[0])
-    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES)
+    statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES, where.confidence)
     rows = (await conn.execute(statement, params)).all()
     if where.actor is not None:
         await refuse_unmatched(conn, rows[0], {"actor": ("actor", where.actor)})
@@ -355,6 +390,9 @@ TIMELINE = text(f"""
                         'controller', (SELECT json_build_object('slug', x.slug, 'name', x.name)
                                        FROM actor AS x WHERE x.id = cp.actor_id),
                         'parties', {PERIOD_PARTIES},
+                        'confidence', cp.confidence,
+                        'disputed', cp.disputed,
+                        'alternatives', {ALTERNATIVES.format(p="cp")},
                         'event_id', cp.control_event_id) ORDER BY lower(cp.valid))
                     FROM control_period AS cp WHERE cp.place_id = p.id), '[]'::json),
                 'events', coalesce((
@@ -365,12 +403,13 @@ TIMELINE = text(f"""
 """)
 
 
-async def timeline_json(conn: AsyncConnection, *, ref: str, as_of: datetime | None = None) -> bytes:
-    """The place's periods and events, in date order, with sources (as the record stood at `as_of`)."""
-    if as_of is None:
-        body = await one_place_json(conn, TIMELINE, ref)
-    else:
-        body = await one_place_json(conn, as_of_sql(TIMELINE.text, REFERENCED_PLACE), ref, as_of=as_of)
+async def timeline_json(
+    conn: AsyncConnection, *, ref: str, as_of: datetime | None = None, confidence: str | None = None
+) -> bytes:
+    """The place's periods and events, in date order, with sources (as the record stood at `as_of`; from the
+    events at least `confidence` sure)."""
+    statement = at_moment(TIMELINE.text, as_of, REFERENCED_PLACE, confidence)
+    body = await one_place_json(conn, statement, ref, as_of=as_of, confidence=confidence)
     return body.encode()
 
 
@@ -431,7 +470,11 @@ SUMMARY = """
 """
 
 
-async def summary_json(conn: AsyncConnection, *, at: date, as_of: datetime | None = None) -> bytes:
-    """Per actor and coalition on `at`: places held by kind, contested, and area held (as of `as_of`)."""
-    body: str = await conn.scalar(at_moment(SUMMARY, as_of), {"at": at, "as_of": as_of})
+async def summary_json(
+    conn: AsyncConnection, *, at: date, as_of: datetime | None = None, confidence: str | None = None
+) -> bytes:
+    """Per actor and coalition on `at`: places held by kind, contested, and area held (as of `as_of`; from the
+    events at least `confidence` sure)."""
+    statement = at_moment(SUMMARY, as_of, confidence=confidence)
+    body: str = await conn.scalar(statement, {"at": at, "as_of": as_of, "confidence": confidence})
     return body.encode()

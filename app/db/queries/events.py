@@ -66,20 +66,28 @@ STORED_CONTENT = text("""
 
 RECORD_VERSIONS = text("SELECT record_event_versions(CAST(:ids AS integer[]), :key_id)")
 
-# Live events of the same place and day as one of :ids, with two different holders, neither contested.
+# Live events of the same place and day as one of :ids, with two different holders, neither contested, and a
+# source in common (`sources`: the slugs they share): one source contradicting itself. Two sources disagreeing
+# are rival claims, stored and resolved (app/db/sql/derive_control_periods.sql).
 SAME_DAY_CLASHES = text("""
     SELECT e.id, e.external_id, e.occurred_on, p.name AS place, a.name AS actor,
-           o.id AS other_id, o.external_id AS other_external_id, b.name AS other_actor
+           o.id AS other_id, o.external_id AS other_external_id, b.name AS other_actor, shared.sources
     FROM control_event AS e
     JOIN control_event AS o ON o.place_id = e.place_id AND o.occurred_on = e.occurred_on AND o.id <> e.id
     JOIN place AS p ON p.id = e.place_id
     LEFT JOIN actor AS a ON a.id = e.actor_id
     LEFT JOIN actor AS b ON b.id = o.actor_id
+    CROSS JOIN LATERAL (
+        SELECT array_agg(s.slug ORDER BY s.slug) AS sources
+        FROM control_event_source AS x JOIN control_event_source AS y ON y.source_id = x.source_id
+        JOIN source AS s ON s.id = x.source_id
+        WHERE x.control_event_id = e.id AND y.control_event_id = o.id) AS shared
     WHERE e.id = ANY(CAST(:ids AS integer[]))
       AND e.retracted_at IS NULL AND o.retracted_at IS NULL
       AND e.status <> 'contested' AND o.status <> 'contested'
       AND e.actor_id IS DISTINCT FROM o.actor_id
       AND NOT (o.id = ANY(CAST(:ids AS integer[])) AND o.id < e.id)
+      AND shared.sources IS NOT NULL
     ORDER BY e.id, o.id
 """)
 

@@ -63,6 +63,8 @@ class ControlFilter:
     coalition: str | None = None
     kinds: tuple[str, ...] | None = None
     as_of: datetime | None = None
+    # The least sure events to answer from ('confirmed', 'reported'); None: every event.
+    confidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,18 @@ class ChangesFilter:
     bbox: BBox | None = None
     actor: str | None = None
     as_of: datetime | None = None
+    confidence: str | None = None
+
+
+@dataclass(frozen=True)
+class DisputesFilter:
+    """Places with rival claims on a day between `start` and `end` (inclusive), from the events at least
+    `confidence` sure."""
+
+    start: date
+    end: date
+    bbox: BBox | None = None
+    confidence: str | None = None
 
 
 @dataclass(frozen=True)

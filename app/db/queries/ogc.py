@@ -19,6 +19,7 @@ from app.db.queries.control import (
     BASIS,
     CERTAINTY,
     COALITIONS_ON_DATE_CTE,
+    DISPUTED,
     HOLDER_ID,
     PERIOD_AT,
     STATE_VALID,
@@ -41,7 +42,8 @@ PLACES = f"""
            (SELECT string_agg(c->>'slug', ',') FROM json_array_elements(ac.coalitions) AS c) AS coalitions,
            {SLUGS_OF_ACTORS.format(ids="cp.party_ids")} AS parties,
            lower({STATE_VALID}) AS since, upper({STATE_VALID}) AS until,
-           {BASIS} AS basis, {CERTAINTY} AS certainty, cp.control_event_id AS event_id, tr.id AS territory_id
+           {BASIS} AS basis, {CERTAINTY} AS certainty, {DISPUTED.format(p="cp")} AS disputed,
+           cp.control_event_id AS event_id, tr.id AS territory_id
     FROM place AS p
     {PERIOD_AT}
     {TERRITORY_AT}
@@ -53,7 +55,8 @@ CONTROL_PERIODS = f"""
     SELECT cp.id, p.geom, cp.valid, cp.place_id, p.slug AS place_slug, p.name AS place_name, p.kind AS place_kind,
            cp.status, a.slug AS controller_slug, a.name AS controller_name,
            {SLUGS_OF_ACTORS.format(ids="cp.party_ids")} AS parties,
-           lower(cp.valid) AS valid_from, upper(cp.valid) AS valid_to, cp.control_event_id AS event_id
+           lower(cp.valid) AS valid_from, upper(cp.valid) AS valid_to, cp.control_event_id AS event_id,
+           cp.disputed
     FROM control_period AS cp
     JOIN place AS p ON p.id = cp.place_id
     LEFT JOIN actor AS a ON a.id = cp.actor_id
@@ -123,6 +126,7 @@ COLLECTIONS: dict[str, Collection] = {
                 "until": "date",
                 "basis": "string",
                 "certainty": "string",
+                "disputed": "boolean",
                 "event_id": "integer",
                 "territory_id": "integer",
             },
@@ -146,6 +150,7 @@ COLLECTIONS: dict[str, Collection] = {
                 "valid_from": "date",
                 "valid_to": "date",
                 "event_id": "integer",
+                "disputed": "boolean",
             },
             "range",
             "Point",

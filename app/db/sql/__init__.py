@@ -58,6 +58,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "control_event_precision_changed",
     "place_changed",
     "control_event_changed",
+    "control_event_source_changed",
     "record_event_versions",
     "control_event_version_notify",
     "record_versions",
