@@ -36,6 +36,10 @@ REFRESH_ALL = "SELECT refresh_place_states(ARRAY(SELECT id FROM place ORDER BY i
 
 
 def upgrade() -> None:
+    # Run in one transaction with 0011, its backfilled versions get their feed positions from a deferred trigger
+    # at commit; this revision reinstalls that trigger, which would drop the pending calls: fire them now.
+    op.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    op.execute("SET CONSTRAINTS ALL DEFERRED")
     op.add_column(
         "control_period",
         sa.Column("confidence", sa.String(length=10), server_default=sa.text("'confirmed'"), nullable=False),

@@ -49,7 +49,7 @@ async def test_the_upgrade_keeps_each_existing_row_as_a_version_since_before_his
     try:
         async with engine.begin() as connection:
             await seed(connection)
-        await asyncio.to_thread(migrate.upgrade, fresh_database, "0011_history")
+        await asyncio.to_thread(migrate.upgrade, fresh_database)
         async with engine.connect() as connection:
             for table in VERSIONED:
                 since = "t.recorded_at" if table in ("territory", "front_line") else "NULL"
