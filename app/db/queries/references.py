@@ -9,7 +9,7 @@ What a reference may be, by kind (a key match wins over a name match, so a slug 
 Names are compared as `territory_normalize` reads them: case, accents, apostrophes and hyphens do not matter.
 A place reference that is no key and no spelling is tried, in this order, without the Arabic article
 (`territory_name_key`: "Bab", "Deir Zor", "Dayr az-Zawr" are then spellings of al-Bab and Deir ez-Zor), then as
-an airport or base designation (`territory_facility_base`; both in `territory_places_by_form`): "<X> airport/airbase/air base/airfield/military
+an airport or base designation (`territory_facility_base`): "<X> airport/airbase/air base/airfield/military
 airport/base", "مطار X" names the airbases and military bases that X (any spelling, with or without the
 article) names, or whose parent X names ("Deir ez-Zour airport", "Tabqa airbase", "Kweires air base"). Several
 such places are ambiguous (409), as for any spelling.
@@ -68,9 +68,9 @@ def matching(kind: Kind, ref: str, ref_id: str | None = None, *, forms: bool = T
         no_spelling = (
             f"NOT EXISTS (SELECT 1 FROM place_name AS x WHERE x.name_norm = territory_normalize({ref}))"
         )
-        # The name forms (as territory_places_by_form has them) only when the reference is no key and no spelling
-        # (conditions on `ref` alone: evaluated once, as one-time filters). Written out here, over `place_name` and
-        # `place`, so that an as_of read (app/db/queries/as_of.py) compares the spellings recorded then.
+        # The name forms only when the reference is no key and no spelling (conditions on `ref` alone: evaluated
+        # once, as one-time filters). Written out here, over `place_name` and `place`, so that an as_of read
+        # (app/db/queries/as_of.py) compares the spellings recorded then.
         no_form = f"NOT EXISTS (SELECT 1 FROM place_name AS y WHERE y.name_key = territory_name_key({ref}))"
         base = f"territory_facility_base({ref})"
         return f"""
