@@ -21,8 +21,14 @@ NAMES = (
     "changes-100",
     "search",
     "territories-bbox",
+    "tile-places-z6",
+    "tile-places-z7",
     "tile-places-z8",
+    "tile-places-z8-inside",
+    "tile-places-z8-edge",
     "tile-places-z9",
+    "tile-places-z10",
+    "tile-places-z12",
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
@@ -40,14 +46,23 @@ CACHED_PATHS = 20
 # Scenarios that need the territories dataset (generated on demand: bench.generate.load_territories).
 TERRITORY_SCENARIOS = {
     "territories-bbox",
+    "tile-places-z6",
+    "tile-places-z7",
     "tile-places-z8",
+    "tile-places-z8-inside",
+    "tile-places-z8-edge",
     "tile-places-z9",
+    "tile-places-z10",
+    "tile-places-z12",
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
     "poll-mix",
     "poll-mix-304",
 }
+# The two z8 places tiles of issue 12 at 100,000 places: one at the edge of the data (~314 places), one inside
+# (~1,433), each asked on random dates (bench/tipg.py asks tipg the same).
+EDGE_TILE, INSIDE_TILE = (8, 154, 98), (8, 156, 101)
 # The polling mix: dashboards, each polling its map, four tiles and one place on its date (see README, "Scaling out").
 DASHBOARDS = 50
 
@@ -162,9 +177,22 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
             "items",
         ),
         "territories-bbox": (lambda: f"/v1/territories?at={day()}&bbox={viewport()}&zoom=8", "features"),
-        "tile-places-z8": (lambda: f"/v1/tiles/places/{random_tile(rng, 8)}.mvt?at={day()}", "mvt"),
-        # At 100,000 places a z8 tile holds ~1,400 of them; a z9 tile ~350.
-        "tile-places-z9": (lambda: f"/v1/tiles/places/{random_tile(rng, 9)}.mvt?at={day()}", "mvt"),
+        # The levels a map asks for places tiles, each around random points of the data: at 100,000 places a z6
+        # tile holds ~20,000 of them, z7 ~5,500, z8 ~1,400, z9 ~350, z10 ~90, z12 ~6.
+        **{
+            f"tile-places-z{zoom}": (
+                lambda zoom=zoom: f"/v1/tiles/places/{random_tile(rng, zoom)}.mvt?at={day()}",
+                "mvt",
+            )
+            for zoom in (6, 7, 8, 9, 10, 12)
+        },
+        **{
+            f"tile-places-z8-{where}": (
+                lambda tile=tile: f"/v1/tiles/places/{'/'.join(map(str, tile))}.mvt?at={day()}",
+                "mvt",
+            )
+            for where, tile in (("inside", INSIDE_TILE), ("edge", EDGE_TILE))
+        },
         "tile-territories-z6": (lambda: f"/v1/tiles/territories/{random_tile(rng, 6)}.mvt?at={day()}", "mvt"),
         "tile-territories-z8": (lambda: f"/v1/tiles/territories/{random_tile(rng, 8)}.mvt?at={day()}", "mvt"),
         "tile-territories-z10": (

@@ -37,8 +37,6 @@ from bench.load import WrkResult, require_wrk, run_wrk
 from bench.run import RESULTS, WARM_UP_S, check, machine, serving, serving_command
 
 COLLECTION = "tipg.place_period"
-# The two z8 tiles of the issue at 100,000 places: one at the edge of the data (~314 places), one inside (~1,433).
-EDGE_TILE, INSIDE_TILE = (8, 154, 98), (8, 156, 101)
 # What Territory's places tile carries (its `since` is tipg's valid_from).
 TILE_PROPERTIES = "slug,name,kind,status,controller,color,basis,valid_from"
 
@@ -122,8 +120,8 @@ def pairs(dataset: Dataset, seed: int = 7) -> list[Pair]:
     makers: list[tuple[str, Callable[[], tuple[str, str]], str | None]] = [
         ("control-one", one_place, None),
         ("map-100", map_100, "features"),
-        ("tile-places-z8-edge", tile(*EDGE_TILE), "mvt"),
-        ("tile-places-z8-inside", tile(*INSIDE_TILE), "mvt"),
+        ("tile-places-z8-edge", tile(*scenarios.EDGE_TILE), "mvt"),
+        ("tile-places-z8-inside", tile(*scenarios.INSIDE_TILE), "mvt"),
     ]
     result = []
     for name, make, key in makers:

@@ -6,6 +6,12 @@ from typing import Any
 
 import httpx
 import mapbox_vector_tile
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tests.api.test_corrections import moment
+from tests.api.test_events_write import event
+from tests.factories import make_place
 
 MVT = "application/vnd.mapbox-vector-tile"
 PALMYRA_Z8 = "8/155/101"  # 37.97–39.38°E: Palmyra (38.27°E, 34.56°N), not T4 (37.63°E)
@@ -65,6 +71,78 @@ async def test_places_tile_carries_each_place_state_on_the_date(client: httpx.As
     assert {f["properties"]["slug"]: f["properties"]["controller"] for f in earlier}[
         "palmyra"
     ] == "syrian-army"
+
+
+# Where ST_AsMVTGeom puts each place in a tile's buffered box (the reference for the places tile's own arithmetic;
+# a point a little beyond the buffer, which ST_AsMVTGeom would round onto its edge, is not in the tile).
+MVT_GEOM = """
+    SELECT p.slug, ST_X(g) AS x, ST_Y(g) AS y
+    FROM place AS p,
+         LATERAL (SELECT ST_AsMVTGeom(ST_Transform(p.geom, 3857), ST_TileEnvelope(:z, :x, :y), 4096, 64, true)) AS m(g)
+    WHERE g IS NOT NULL AND p.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096), 4326)
+"""
+# A point of a tile at pixel (px, py) of its 4096 (a negative or > 4096 one: in the buffer, or beyond it).
+TILE_POINT = """
+    SELECT ST_X(q), ST_Y(q) FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(
+        ST_XMin(e) + (ST_XMax(e) - ST_XMin(e)) * :px / 4096, ST_YMax(e) - (ST_YMax(e) - ST_YMin(e)) * :py / 4096),
+        3857), 4326) AS q FROM ST_TileEnvelope(10, 620, 407) AS e) AS s
+"""
+
+
+async def test_places_tile_points_land_where_st_asmvtgeom_puts_them(
+    client: httpx.AsyncClient, conn: AsyncConnection
+) -> None:
+    # Places on the edges of a z10 tile, in its buffer, just beyond it, and on half pixels (rounding).
+    pixels = [
+        (0, 0),
+        (4096, 4096),
+        (-64, 2000),
+        (4160, 10),
+        (-64.4, -63.6),
+        (-65, 100),
+        (4161, 7),
+        (0.5, 1.5),
+    ]
+    pixels += [(2047.5, 2048.5), (-0.4, 3000), (100.25, 4095.75), (3000.5, -0.5)]
+    for i, (px, py) in enumerate(pixels):
+        lon, lat = (await conn.execute(text(TILE_POINT), {"px": px, "py": py})).one()
+        await make_place(conn, f"test-edge-{i}", lon=lon, lat=lat)
+    for z, x, y in (
+        (10, 620, 407),
+        (10, 619, 407),
+        (10, 621, 406),
+        (8, 155, 101),
+        (6, 38, 25),
+        (12, 2481, 1630),
+    ):
+        response = await client.get(f"/v1/tiles/places/{z}/{x}/{y}.mvt", params={"at": "2016-12-20"})
+        expected = {(r.slug, r.x, r.y) for r in await conn.execute(text(MVT_GEOM), {"z": z, "x": x, "y": y})}
+        if not expected:
+            assert response.status_code == 204
+            continue
+        layer = mapbox_vector_tile.decode(response.content, default_options={"y_coord_down": True})["places"]
+        got = {(f["properties"]["slug"], *f["geometry"]["coordinates"]) for f in layer["features"]}
+        assert got == expected, (z, x, y)
+    assert any(slug.startswith("test-edge") for slug, _, _ in got)
+
+
+async def test_places_tile_as_of_is_the_tile_as_it_stood(
+    write_client: httpx.AsyncClient, ingest_headers: dict[str, str], write_engine: AsyncEngine
+) -> None:
+    def holders(response: httpx.Response) -> dict[str, Any]:
+        return {f["properties"]["slug"]: f["properties"] for f in decode(response, "places")}
+
+    tile, day = f"/v1/tiles/places/{PALMYRA_Z8}.mvt", {"at": "2017-06-05"}
+    before = holders(await write_client.get(tile, params=day))
+    then = await moment(write_engine)
+    created = await write_client.post("/v1/events", json=event(), headers=ingest_headers)
+    assert created.status_code == 201, created.text
+    now = holders(await write_client.get(tile, params=day))
+    assert (before["palmyra"]["controller"], now["palmyra"]["controller"]) == ("syrian-army", "islamic-state")
+    assert now["palmyra"]["since"] == "2017-06-01"
+    # As of before the write: the very features of then, every place and attribute.
+    assert holders(await write_client.get(tile, params={**day, "as_of": then})) == before
+    assert holders(await write_client.get(tile, params={**day, "as_of": "2999-01-01"})) == now
 
 
 async def test_frontlines_tile(client: httpx.AsyncClient) -> None:
