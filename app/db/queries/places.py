@@ -48,14 +48,15 @@ async def search_places_json(
 # The spellings close to :q, each set one index probe (revision 0015): the article-less key starts with the
 # query's (a range of the key's text_pattern_ops btree: "Kafr Ba", "al-Saar" = "Saar..."), one letter off it
 # (missing, extra, wrong, two swapped: a shared form of territory_one_letter_off), or the same consonant
-# skeleton (transliterations: Tadmor/Tadmur, Deir Hafer/Dayr Hafir).
+# skeleton (transliterations: Tadmor/Tadmur, Deir Hafer/Dayr Hafir). UNION ALL: a spelling found twice counts once
+# in the ranking (DISTINCT ON its place), so nothing is deduplicated here.
 CLOSE_SPELLINGS = """
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
     WHERE n.name_key ~>=~ territory_name_key(:q) AND n.name_key ~<~ (territory_name_key(:q) || chr(1114111))
-    UNION
+    UNION ALL
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
     WHERE territory_one_letter_off(n.name_norm) && territory_one_letter_off(territory_normalize(:q))
-    UNION
+    UNION ALL
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
     WHERE territory_name_skeleton(n.name) = territory_name_skeleton(:q)
 """
@@ -110,14 +111,15 @@ def search_sql(
                    {"AND" if filters else "WHERE"} NOT EXISTS (SELECT FROM close)) AS n,
                   (SELECT territory_normalize(:q) AS norm) AS q
              ORDER BY n.place_id, score DESC, n.name) AS m
-            JOIN place AS p ON p.id = m.place_id
         """
         where = "true"
+        key = "m.place_id"
         sort_key = "round((-m.score)::numeric, 6)::float8"
         columns = ", m.score, m.matched_name"
         extra = "'score', round(top.score::numeric, 3), 'matched_name', top.matched_name,"
     else:
         source = "place AS p"
+        key = "p.id"
         sort_key = (
             "round((ST_Distance(p.geom::geography, ST_MakePoint(:lon, :lat)::geography))::numeric, 1)::float8"
             if near
@@ -134,7 +136,7 @@ def search_sql(
                    'review', p.review, {extra}
                    'location', ST_AsGeoJSON(p.geom, 5)::json)::text AS item,
                top.sort_key, top.id
-        FROM (SELECT * FROM (SELECT p.id, {sort_key} AS sort_key{columns} FROM {source} WHERE {where}) AS ranked
+        FROM (SELECT * FROM (SELECT {key} AS id, {sort_key} AS sort_key{columns} FROM {source} WHERE {where}) AS ranked
               {keyset}
               ORDER BY sort_key, id
               LIMIT :limit) AS top
