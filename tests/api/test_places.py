@@ -88,6 +88,11 @@ async def test_search_without_a_close_spelling_answers_the_loosely_similar(clien
     assert items and items[0]["slug"] == "palmyra" and items[0]["matched_name"] == "Palmyra"
 
 
+async def test_search_of_punctuation_alone_matches_nothing(client: httpx.AsyncClient) -> None:
+    # Normalised, "--" is "": every key starts with it, and a page of every place would be no answer.
+    assert await search(client, "--") == []
+
+
 async def test_search_pages_through_its_matches_once_each_in_rank_order(
     client: httpx.AsyncClient, conn
 ) -> None:  # type: ignore[no-untyped-def]

@@ -48,17 +48,19 @@ async def search_places_json(
 # The spellings close to :q, each set one index probe (revision 0015): the article-less key starts with the
 # query's (a range of the key's text_pattern_ops btree: "Kafr Ba", "al-Saar" = "Saar..."), one letter off it
 # (missing, extra, wrong, two swapped: a shared form of territory_one_letter_off), or the same consonant
-# skeleton (transliterations: Tadmor/Tadmur, Deir Hafer/Dayr Hafir). UNION ALL: a spelling found twice counts once
+# skeleton (transliterations: Tadmor/Tadmur, Deir Hafer/Dayr Hafir); a query of punctuation alone (key '') starts
+# every key and has no skeleton, so neither set takes it. UNION ALL: a spelling found twice counts once
 # in the ranking (DISTINCT ON its place), so nothing is deduplicated here.
 CLOSE_SPELLINGS = """
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
     WHERE n.name_key ~>=~ territory_name_key(:q) AND n.name_key ~<~ (territory_name_key(:q) || chr(1114111))
+      AND territory_name_key(:q) <> ''
     UNION ALL
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
     WHERE territory_one_letter_off(n.name_norm) && territory_one_letter_off(territory_normalize(:q))
     UNION ALL
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
-    WHERE territory_name_skeleton(n.name) = territory_name_skeleton(:q)
+    WHERE territory_name_skeleton(n.name) = territory_name_skeleton(:q) AND territory_name_skeleton(:q) <> ''
 """
 # The loose ones, pg_trgm's: similar (`%`, trigram similarity >= 0.3) or holding a stretch like the query
 # (`<%`, word similarity >= 0.6). Two index searches, not one OR: under an OR the trigram index's loose
