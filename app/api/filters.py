@@ -148,7 +148,8 @@ async def place_search(
     q: Annotated[
         str | None,
         Query(
-            description="Any spelling, or part of one", openapi_examples={"typo": {"value": "Dayr az Zor"}}
+            description="Any spelling, its start, or one letter off; the similar ones when none is close",
+            openapi_examples={"typo": {"value": "Dayr az Zor"}},
         ),
     ] = None,
     near: Annotated[

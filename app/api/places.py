@@ -61,7 +61,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 async def search_places(
     request: Request, conn: ReadConnection, where: PlaceSearchQuery, page: PlacesPage, as_of: AsOf
 ) -> Response:
-    """Search places across every spelling, ranked by similarity; cursor-paginated with a `next` link."""
+    """Search places across every spelling (the close ones, else the similar), by similarity; `next` link paging."""
     return cached(request, await search_places_json(conn, where, page, as_of=as_of), as_of=as_of)
 
 

@@ -47,6 +47,72 @@ async def test_search_ranks_the_closest_spelling_first(client: httpx.AsyncClient
     assert items[0]["matched_name"] == "Tadmor"
 
 
+async def search(client: httpx.AsyncClient, q: str, **params: object) -> list[dict[str, object]]:
+    response = await client.get("/v1/places", params={"q": q, **params})
+    assert response.status_code == 200
+    items: list[dict[str, object]] = response.json()["items"]
+    return items
+
+
+@pytest.mark.parametrize(
+    ("q", "matched"),
+    [
+        ("Palmy", "Palmyra"),  # the start of a spelling
+        ("Tdmur", "Tadmur"),  # a letter missing
+        ("Tadmuur", "Tadmur"),  # a letter too many
+        ("Palmira", "Palmyra"),  # a letter wrong
+        ("Plamyra", "Palmyra"),  # two letters swapped
+    ],
+)
+async def test_search_finds_a_prefix_or_a_spelling_one_letter_off(
+    client: httpx.AsyncClient, q: str, matched: str
+) -> None:
+    items = await search(client, q)
+    assert (items[0]["slug"], items[0]["matched_name"]) == ("palmyra", matched)
+
+
+async def test_search_finds_a_transliteration_and_ignores_the_article(
+    client: httpx.AsyncClient, conn
+) -> None:  # type: ignore[no-untyped-def]
+    await make_place(conn, "test-deir-hafer", names=("Deir Hafer",))
+    await make_place(conn, "test-al-qaryatayn", names=("al-Qaryatayn",))
+    # Three letters apart, trigram similarity 0.29 (under pg_trgm's 0.3): the consonant skeleton finds it.
+    assert [i["slug"] for i in await search(client, "Dayr Hafir")] == ["test-deir-hafer"]
+    assert [i["slug"] for i in await search(client, "Qaryat")] == ["test-al-qaryatayn"]
+    assert [i["slug"] for i in await search(client, "as-Qaryatayn")] == ["test-al-qaryatayn"]
+
+
+async def test_search_without_a_close_spelling_answers_the_loosely_similar(client: httpx.AsyncClient) -> None:
+    # No spelling starts with it, is one letter off it or shares its skeleton; trigram similarity finds Palmyra.
+    items = await search(client, "Palmyra Ruins")
+    assert items and items[0]["slug"] == "palmyra" and items[0]["matched_name"] == "Palmyra"
+
+
+async def test_search_of_punctuation_alone_matches_nothing(client: httpx.AsyncClient) -> None:
+    # Normalised, "--" is "": every key starts with it, and a page of every place would be no answer.
+    assert await search(client, "--") == []
+
+
+async def test_search_pages_through_its_matches_once_each_in_rank_order(
+    client: httpx.AsyncClient, conn
+) -> None:  # type: ignore[no-untyped-def]
+    for i, name in enumerate(
+        ("Testabad", "Testabad Kabir", "Testabadi", "Tastabad", "Testabad Saghir", "Testobad")
+    ):
+        await make_place(conn, f"test-page-{i}", names=(name,))
+    whole = await search(client, "testabad", limit=50)
+    seen: list[dict[str, object]] = []
+    url: str | None = "/v1/places?q=testabad&limit=2"
+    while url:
+        body = (await client.get(url)).json()
+        seen += body["items"]
+        url = body["next"] and "{0.path}?{0.query}".format(urlsplit(body["next"]))
+    assert [i["slug"] for i in seen] == [i["slug"] for i in whole]
+    assert len({i["slug"] for i in seen}) == len(seen) == 6
+    scores = [float(str(i["score"])) for i in seen]
+    assert scores == sorted(scores, reverse=True) and seen[0]["matched_name"] == "Testabad"
+
+
 async def test_search_near_a_point_orders_by_distance(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/places", params={"near": "38.2672,34.56", "radius_km": 100})
     items = response.json()["items"]

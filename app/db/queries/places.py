@@ -45,12 +45,46 @@ async def search_places_json(
     return page_body([row.item for row in rows], [rows[-1].sort_key, rows[-1].id] if more else None, page)
 
 
+# The spellings close to :q, each set one index probe (revision 0015): the article-less key starts with the
+# query's (a range of the key's text_pattern_ops btree: "Kafr Ba", "al-Saar" = "Saar..."), one letter off it
+# (missing, extra, wrong, two swapped: a shared form of territory_one_letter_off), or the same consonant
+# skeleton (transliterations: Tadmor/Tadmur, Deir Hafer/Dayr Hafir); a query of punctuation alone (key '') starts
+# every key and has no skeleton, so neither set takes it. UNION ALL: a spelling found twice counts once
+# in the ranking (DISTINCT ON its place), so nothing is deduplicated here.
+CLOSE_SPELLINGS = """
+    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
+    WHERE n.name_key ~>=~ territory_name_key(:q) AND n.name_key ~<~ (territory_name_key(:q) || chr(1114111))
+      AND territory_name_key(:q) <> ''
+    UNION ALL
+    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
+    WHERE territory_one_letter_off(n.name_norm) && territory_one_letter_off(territory_normalize(:q))
+    UNION ALL
+    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
+    WHERE territory_name_skeleton(n.name) = territory_name_skeleton(:q) AND territory_name_skeleton(:q) <> ''
+"""
+# The loose ones, pg_trgm's: similar (`%`, trigram similarity >= 0.3) or holding a stretch like the query
+# (`<%`, word similarity >= 0.6). Two index searches, not one OR: under an OR the trigram index's loose
+# candidates of either operator are rechecked with both.
+LOOSE_SPELLINGS = """
+    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n WHERE n.name_norm % territory_normalize(:q)
+    UNION
+    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n WHERE territory_normalize(:q) <% n.name_norm
+"""
+
+
 def search_sql(
     *, q: bool, near: bool, bbox: bool, kinds: bool, after: bool, review: bool | None = None
 ) -> str:
     """Place search, ranked by similarity to `q` (or by distance to `near`, or by id), with a keyset cursor.
 
-    Each row carries its sort key (`sort_key`, `id`) so the caller can hand out the next cursor.
+    With `q`, the places are those with a spelling close to it (CLOSE_SPELLINGS) when any is, else those
+    with a loosely similar one (LOOSE_SPELLINGS), within the other filters; ranked by the trigram similarity
+    of their most similar spelling, then id. The close matches are index probes whose cost follows what they
+    find, not the size of the gazetteer; a trigram scan rechecks every spelling sharing a few trigrams with
+    the query (with "al" in it, half of them), so it runs only when nothing is close.
+
+    Each row carries its sort key (`sort_key`, `id`) so the caller can hand out the next cursor; the JSON is
+    built for the page's rows only.
     """
     filters = []
     if bbox:
@@ -61,50 +95,55 @@ def search_sql(
         filters.append(OF_KINDS)
     if review is not None:
         filters.append("p.review IS NOT NULL" if review else "p.review IS NULL")
+    where = " AND ".join(filters) or "true"
     if q:
-        # Candidates: trigram similarity for typos, word similarity for partial input ("deir"). Ranked by the
-        # best whole-name similarity: word similarity alone over-rewards long names ("dair" ~ "airbase").
-        # Two index searches, not one OR: under an OR the trigram index's loose candidates of either operator
-        # are rechecked with both ("al fatlad": 50,000 "al ..." spellings, 640 ms, against 185 + 7 ms).
-        source = """
-            (SELECT n.place_id, max(similarity(n.name_norm, q.norm)) AS score,
-                    (array_agg(n.name ORDER BY similarity(n.name_norm, q.norm) DESC))[1] AS matched_name
-             FROM (SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
-                   WHERE n.name_norm % territory_normalize(:q)
-                   UNION
-                   SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
-                   WHERE territory_normalize(:q) <% n.name_norm) AS n,
+        # Which set answers does not depend on the page (the NOT EXISTS is one test of the whole close set), so
+        # every page ranks the same places. DISTINCT ON keeps each place's most similar spelling.
+        # The filters as a probe of each match's place: a join would be planned from the estimates of the
+        # forms one letter off (thousands of rows, where a query finds a few) as a hash join over every place.
+        in_filters = f"WHERE (SELECT {where} FROM place AS p WHERE p.id = n.place_id)" if filters else ""
+        source = f"""
+            (SELECT DISTINCT ON (n.place_id) n.place_id, n.name AS matched_name,
+                    similarity(n.name_norm, q.norm) AS score
+             FROM (WITH close AS MATERIALIZED (
+                       SELECT n.place_id, n.name, n.name_norm FROM ({CLOSE_SPELLINGS}) AS n {in_filters})
+                   SELECT place_id, name, name_norm FROM close
+                   UNION ALL
+                   SELECT n.place_id, n.name, n.name_norm FROM ({LOOSE_SPELLINGS}) AS n {in_filters}
+                   {"AND" if filters else "WHERE"} NOT EXISTS (SELECT FROM close)) AS n,
                   (SELECT territory_normalize(:q) AS norm) AS q
-             GROUP BY n.place_id) AS m
-            JOIN place AS p ON p.id = m.place_id
+             ORDER BY n.place_id, score DESC, n.name) AS m
         """
+        where = "true"
+        key = "m.place_id"
         sort_key = "round((-m.score)::numeric, 6)::float8"
-        extra = "'score', round(m.score::numeric, 3), 'matched_name', m.matched_name,"
+        columns = ", m.score, m.matched_name"
+        extra = "'score', round(top.score::numeric, 3), 'matched_name', top.matched_name,"
     else:
         source = "place AS p"
+        key = "p.id"
         sort_key = (
             "round((ST_Distance(p.geom::geography, ST_MakePoint(:lon, :lat)::geography))::numeric, 1)::float8"
             if near
             else "0::float8"
         )
+        columns = ""
         extra = ""
     if near:
         extra += "'distance_km', round((ST_Distance(p.geom::geography, ST_MakePoint(:lon, :lat)::geography) / 1000)::numeric, 2),"
     keyset = "WHERE (sort_key, id) > (:after_key, :after_id)" if after else ""
-    where = f"WHERE {' AND '.join(filters)}" if filters else ""
     return f"""
-        SELECT item, sort_key, id FROM (
-            SELECT p.id, {sort_key} AS sort_key,
-                   json_build_object(
-                       'id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind, 'country_code', p.country_code,
-                       'review', p.review, {extra}
-                       'location', ST_AsGeoJSON(p.geom, 5)::json)::text AS item
-            FROM {source}
-            {where}
-        ) AS ranked
-        {keyset}
-        ORDER BY sort_key, id
-        LIMIT :limit
+        SELECT json_build_object(
+                   'id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind, 'country_code', p.country_code,
+                   'review', p.review, {extra}
+                   'location', ST_AsGeoJSON(p.geom, 5)::json)::text AS item,
+               top.sort_key, top.id
+        FROM (SELECT * FROM (SELECT {key} AS id, {sort_key} AS sort_key{columns} FROM {source} WHERE {where}) AS ranked
+              {keyset}
+              ORDER BY sort_key, id
+              LIMIT :limit) AS top
+        JOIN place AS p ON p.id = top.id
+        ORDER BY top.sort_key, top.id
     """
 
 
