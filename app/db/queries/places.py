@@ -45,7 +45,7 @@ async def search_places_json(
     return page_body([row.item for row in rows], [rows[-1].sort_key, rows[-1].id] if more else None, page)
 
 
-# The spellings close to :q, each set one index probe (revision 0015): the article-less key starts with the
+# The spellings close to :q, each set one index probe (revision 0014): the article-less key starts with the
 # query's (a range of the key's text_pattern_ops btree: "Kafr Ba", "al-Saar" = "Saar..."), one letter off it
 # (missing, extra, wrong, two swapped: a shared form of territory_one_letter_off), or the same consonant
 # skeleton (transliterations: Tadmor/Tadmur, Deir Hafer/Dayr Hafir); a query of punctuation alone (key '') starts

@@ -8,11 +8,10 @@ loose trigram matches only when nothing is close. Each close match is one probe 
   its forms with one character left out);
 - `ix_place_name_skeleton`: `territory_name_skeleton(name)`;
 and the same three on `place_name_version`, which an as_of search reads instead.
-(The slug says KNN: a GiST trigram index ordered by distance was measured and left out, README "Search on
-realistic names".)
+(A GiST trigram index ordered by distance was measured and left out: README "Search on realistic names".)
 
-Revision ID: 0015_search_knn
-Revises: 0012_claims
+Revision ID: 0014_close_search
+Revises: 0013_drop_places_by_form
 Create Date: 2026-12-02 00:00:00+00:00
 """
 
@@ -22,8 +21,8 @@ from alembic import op
 
 from app.db.sql import install_snapshot
 
-revision: str = "0015_search_knn"
-down_revision: str | None = "0012_claims"
+revision: str = "0014_close_search"
+down_revision: str | None = "0013_drop_places_by_form"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -33,7 +32,7 @@ TABLES = ("place_name", "place_name_version")
 
 
 def upgrade() -> None:
-    install_snapshot("0015_search_knn")
+    install_snapshot("0014_close_search")
     for table in TABLES:
         op.execute(f"CREATE INDEX ix_{table}_name_key_prefix ON {table} (name_key text_pattern_ops)")
         op.execute(
@@ -50,5 +49,5 @@ def downgrade() -> None:
         op.execute(f"DROP INDEX ix_{table}_skeleton")
         op.execute(f"DROP INDEX ix_{table}_one_letter_off")
         op.execute(f"DROP INDEX ix_{table}_name_key_prefix")
-    install_snapshot("0012_claims")
+    install_snapshot("0013_drop_places_by_form")
     op.execute("DROP FUNCTION territory_one_letter_off(text)")

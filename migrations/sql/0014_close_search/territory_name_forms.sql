@@ -51,27 +51,3 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
         UNION ALL
         SELECT left(norm, i - 1) || substr(norm, i + 1) FROM generate_series(1, length(norm)) AS i) AS forms
 $$;
-
--- The places a reference names by a form rather than by a key or a spelling (app/db/queries/references.py
--- asks only when it is neither): first a spelling without the article; else, for an airport or base
--- designation, the airbases and military bases the designated name names, or whose parent it names. In plpgsql
--- so that the one-statement reads that embed the lookup are not planned with these branches every time.
-CREATE OR REPLACE FUNCTION territory_places_by_form(ref text) RETURNS TABLE (id integer, slug text, name text)
-LANGUAGE plpgsql STABLE PARALLEL SAFE STRICT AS $$
-DECLARE
-    base text := territory_facility_base(ref);
-BEGIN
-    RETURN QUERY
-        SELECT DISTINCT p.id, p.slug::text, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
-        WHERE n.name_key = territory_name_key(ref);
-    IF FOUND OR base IS NULL THEN
-        RETURN;
-    END IF;
-    RETURN QUERY
-        SELECT p.id, p.slug::text, p.name FROM place_name AS n JOIN place AS p ON p.id = n.place_id
-        WHERE (n.name_key = base OR n.name_base = base) AND p.kind IN ('airbase', 'military_base')
-        UNION
-        SELECT p.id, p.slug::text, p.name FROM place_name AS n JOIN place AS p ON p.parent_id = n.place_id
-        WHERE n.name_key = base AND p.kind IN ('airbase', 'military_base');
-END
-$$;
