@@ -42,7 +42,7 @@ from app.db.queries.references import ref_params
 from app.db.reads import positional
 from app.localdb import LocalCluster
 from bench import scenarios
-from bench.generate import EAST, NORTH, SOUTH, WEST, SCALES, Dataset, prepare, query
+from bench.generate import EAST, NORTH, SCALES, SOUTH, WEST, Dataset, prepare, query
 from bench.load import WrkResult, require_wrk, run_wrk
 from bench.run import RESULTS, WARM_UP_S, check, machine, serving, serving_command
 
