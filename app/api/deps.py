@@ -52,7 +52,7 @@ async def read_connection(request: Request, position: PositionHeader = None) -> 
     )
     state.served_by = database.name
 
-    def failed(exc: BaseException) -> None:
+    def failed(exc: Exception) -> None:
         if routing.failed(database, exc):
             state.read_avoid = {*getattr(state, "read_avoid", ()), database.name}
             state.read_retry = True

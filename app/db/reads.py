@@ -5,9 +5,10 @@ Why: a one-row read spent more time in SQLAlchemy's execution machinery (compile
 cursor adaptation, result metadata, greenlet hops) and in FastAPI's handling of a `yield` dependency than in the
 driver (README, "Speed"). The statements of `app/db/queries` are `text()` with named parameters: each is
 compiled once for asyncpg's `$n` style, then runs with `asyncpg.Connection.fetch`, which keeps a prepared
-statement per query text on each connection (one Bind/Execute round trip; TERRITORY_PGBOUNCER
-turns that off, and reads then run through SQLAlchemy in a transaction: app/api/deps.py). The rows come back as SQLAlchemy rows, so the query code is
-the same whichever connection runs it. Anything else (a Core construct, typed or expanding parameters,
+statement per query text on each connection (one Bind/Execute round trip; TERRITORY_PGBOUNCER turns that
+off, and each statement then runs through SQLAlchemy on a connection of its own, in a transaction that sets its
+timeouts: app/db/engine.py). The rows come back as SQLAlchemy rows, so the query code is the same whichever
+connection runs it. Anything else (a Core construct, typed or expanding parameters,
 execution options) runs through SQLAlchemy as before.
 
 A statement checks out a connection only while it runs: reads are autocommit, so each statement was its own
@@ -90,7 +91,7 @@ class ReadConnection(AsyncConnection):
         pinned: AsyncConnection | None = None,
         *,
         direct: bool = True,
-        on_failure: Callable[[BaseException], None] | None = None,
+        on_failure: Callable[[Exception], None] | None = None,
     ) -> None:
         super().__init__(engine, pinned.sync_connection if pinned is not None else None)
         self.direct, self.on_failure = direct, on_failure
@@ -111,7 +112,7 @@ class ReadConnection(AsyncConnection):
                     connection, statement, parameters, execution_options=execution_options
                 )
                 return result
-        except BaseException as error:
+        except Exception as error:  # a cancelled read is no failure of its database
             if self.on_failure is not None:
                 self.on_failure(error)
             raise
