@@ -28,10 +28,9 @@ from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import TextClause
-from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import await_only, greenlet_spawn
 
 
@@ -106,7 +105,7 @@ class ReadConnection(AsyncConnection):
             if self.direct and (
                 plan := direct_plan(statement, parameters, execution_options, sync_engine.dialect)
             ):
-                return await greenlet_spawn(pooled_fetch, sync_engine.raw_connection, *plan)
+                return await greenlet_spawn(pooled_fetch, sync_engine, *plan)
             async with self.engine.connect() as connection:
                 result: CursorResult[Any] = await AsyncConnection.execute(
                     connection, statement, parameters, execution_options=execution_options
@@ -121,12 +120,15 @@ class ReadConnection(AsyncConnection):
         return (await self.execute(statement, parameters, execution_options=execution_options)).scalar()
 
 
-def pooled_fetch(
-    checkout: Callable[[], PoolProxiedConnection], sql: str, values: list[Any]
-) -> CursorResult[Any]:
+def pooled_fetch(engine: Engine, sql: str, values: list[Any]) -> CursorResult[Any]:
     """In a greenlet (the pool may have to connect, wait or close, all awaited): a pooled connection for one
     statement, given back after it."""
-    pooled = checkout()
+    try:
+        pooled = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as error:
+        # As SQLAlchemy's Connection does: the driver's error as SQLAlchemy's DBAPIError (a refused or lost
+        # server is then a 503, app/errors.py), and the pool emptied if the server went away.
+        Connection._handle_dbapi_exception_noconnection(error, engine.dialect, engine)
     try:
         driver: asyncpg.Connection = pooled.driver_connection
         return await_only(sound_fetch(driver, sql, values, pooled.invalidate))
