@@ -118,6 +118,7 @@ def serve(
     """Run the API with uvicorn."""
     import uvicorn
 
+    from app.http import HTTP
     from app.settings import get_settings
 
     settings = get_settings()
@@ -132,6 +133,7 @@ def serve(
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
         access_log=False,
+        http=HTTP,  # uvicorn's httptools protocol, writing an answer's head and body at once (app/http.py)
         # Event streams never end by themselves: on shutdown, uvicorn would wait for their clients forever.
         # After this many seconds it cancels them (they close their connections; clients resume elsewhere).
         timeout_graceful_shutdown=5,

@@ -22,7 +22,12 @@ async def serving(
 
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=2)
+    from app.http import HTTP
+
+    # The HTTP protocol `territory serve` runs (app/http.py).
+    config = uvicorn.Config(
+        app, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=2, http=HTTP
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listening]))
     async with asyncio.timeout(timeout):

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from app.api.auth import IngestKey
 from app.api.caching import cached
 from app.api.deps import READ, ReadConnection
-from app.api.filters import AsOf, HistoryPage, LeastConfidence, OnDate, PlaceSearchQuery, PlacesPage
+from app.api.filters import AsOf, AtMoment, HistoryPage, LeastConfidence, PlaceSearchQuery, PlacesPage
 from app.api.responses import CREATED, write, write_problems
 from app.db.queries.control import control_at_json, timeline_json
 from app.db.queries.history import history_json
@@ -78,16 +78,11 @@ async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath, a
 
 @router.get("/places/{ref}/control", response_model=ControlRead, dependencies=READ, responses=PROBLEMS)
 async def get_place_control(
-    request: Request,
-    conn: ReadConnection,
-    ref: PlaceRefPath,
-    at: OnDate,
-    as_of: AsOf,
-    confidence: LeastConfidence,
+    request: Request, conn: ReadConnection, ref: PlaceRefPath, when: AtMoment
 ) -> Response:
     """Who held the place on a date (default today), since when, with the event and sources behind it."""
-    body = await control_at_json(conn, ref=ref, at=at, as_of=as_of, confidence=confidence)
-    return cached(request, body, at, as_of=as_of)
+    body = await control_at_json(conn, ref=ref, at=when.at, as_of=when.as_of, confidence=when.confidence)
+    return cached(request, body, when.at, as_of=when.as_of)
 
 
 @router.get(

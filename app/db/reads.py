@@ -5,27 +5,33 @@ Why: a one-row read spent more time in SQLAlchemy's execution machinery (compile
 cursor adaptation, result metadata, greenlet hops) and in FastAPI's handling of a `yield` dependency than in the
 driver (README, "Speed"). The statements of `app/db/queries` are `text()` with named parameters: each is
 compiled once for asyncpg's `$n` style, then runs with `asyncpg.Connection.fetch`, which keeps a prepared
-statement per query text on each connection (one Bind/Execute round trip; TERRITORY_PGBOUNCER
-turns that off, and reads then run through SQLAlchemy in a transaction: app/api/deps.py). The rows come back as SQLAlchemy rows, so the query code is
-the same whichever connection runs it. Anything else (a Core construct, typed or expanding parameters,
+statement per query text on each connection (one Bind/Execute round trip; TERRITORY_PGBOUNCER turns that
+off, and each statement then runs through SQLAlchemy on a connection of its own, in a transaction that sets its
+timeouts: app/db/engine.py). The rows come back as SQLAlchemy rows, so the query code is the same whichever
+connection runs it. Anything else (a Core construct, typed or expanding parameters,
 execution options) runs through SQLAlchemy as before.
 
 A statement checks out a connection only while it runs: reads are autocommit, so each statement was its own
 snapshot anyway, and a request holds no connection while it parses, waits on the client or streams. The
-pool, its size and timeout, and the session settings (statement timeout...) are the read engine's.
+pool, its size and timeout, and the session settings (statement timeout...) are the read engine's. A direct
+statement takes the pool's DBAPI connection itself, in one greenlet with the statement (checkout, fetch,
+checkin: ~15 µs; an `AsyncConnection` around it cost ~45 µs).
+
+A statement that fails tells `on_failure` (the read replicas' routing, app/api/deps.py) before it raises.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import TextClause
-from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import await_only, greenlet_spawn
 
 
 @lru_cache(maxsize=1024)
@@ -72,24 +78,62 @@ async def fetch(driver: asyncpg.Connection, sql: str, values: list[Any]) -> Curs
 class ReadConnection(AsyncConnection):
     """See the module's text. Made on an engine, it checks out a connection per statement; made on a started
     connection (`pinned`: the tests' connection, inside the transaction they roll back), it runs there.
+    `direct=False` (PgBouncer): every statement runs through SQLAlchemy, on a connection of its own.
 
     It only runs statements: it holds no transaction and streams nothing (exports open their own)."""
 
-    __slots__ = ()
+    __slots__ = ("direct", "on_failure")
 
-    def __init__(self, engine: AsyncEngine, pinned: AsyncConnection | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        pinned: AsyncConnection | None = None,
+        *,
+        direct: bool = True,
+        on_failure: Callable[[Exception], None] | None = None,
+    ) -> None:
         super().__init__(engine, pinned.sync_connection if pinned is not None else None)
+        self.direct, self.on_failure = direct, on_failure
 
     async def execute(
         self, statement: Any, parameters: Any = None, *, execution_options: Any = None
     ) -> CursorResult[Any]:
-        if self.sync_connection is not None:
-            return await run(self, statement, parameters, execution_options)
-        async with self.engine.connect() as connection:
-            return await run(connection, statement, parameters, execution_options)
+        try:
+            if self.sync_connection is not None:
+                return await run(self, statement, parameters, execution_options)
+            sync_engine = self.sync_engine
+            if self.direct and (
+                plan := direct_plan(statement, parameters, execution_options, sync_engine.dialect)
+            ):
+                return await greenlet_spawn(pooled_fetch, sync_engine, *plan)
+            async with self.engine.connect() as connection:
+                result: CursorResult[Any] = await AsyncConnection.execute(
+                    connection, statement, parameters, execution_options=execution_options
+                )
+                return result
+        except Exception as error:  # a cancelled read is no failure of its database
+            if self.on_failure is not None:
+                self.on_failure(error)
+            raise
 
     async def scalar(self, statement: Any, parameters: Any = None, *, execution_options: Any = None) -> Any:
         return (await self.execute(statement, parameters, execution_options=execution_options)).scalar()
+
+
+def pooled_fetch(engine: Engine, sql: str, values: list[Any]) -> CursorResult[Any]:
+    """In a greenlet (the pool may have to connect, wait or close, all awaited): a pooled connection for one
+    statement, given back after it."""
+    try:
+        pooled = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as error:
+        # As SQLAlchemy's Connection does: the driver's error as SQLAlchemy's DBAPIError (a refused or lost
+        # server is then a 503, app/errors.py), and the pool emptied if the server went away.
+        Connection._handle_dbapi_exception_noconnection(error, engine.dialect, engine)
+    try:
+        driver: asyncpg.Connection = pooled.driver_connection
+        return await_only(sound_fetch(driver, sql, values, pooled.invalidate))
+    finally:
+        pooled.close()
 
 
 async def run(
@@ -104,15 +148,21 @@ async def run(
             connection, statement, parameters, execution_options=options
         )
         return result
-    driver: asyncpg.Connection = sync.connection.driver_connection
+    return await sound_fetch(sync.connection.driver_connection, *plan, sync.invalidate)
+
+
+async def sound_fetch(
+    driver: asyncpg.Connection, sql: str, values: list[Any], invalidate: Callable[[BaseException], None]
+) -> CursorResult[Any]:
+    """`fetch`, and a connection the statement may have left unsound is `invalidate`d: the pool must not hand
+    it out again (SQLAlchemy does this for the statements it runs itself)."""
     try:
-        return await fetch(driver, *plan)
+        return await fetch(driver, sql, values)
     except BaseException as error:
         if leaves_connection_sound(error, driver):
             raise
-        # The pool must not hand it out again (SQLAlchemy does this for the statements it runs itself).
         # Synchronous, so that it happens in a cancelled task too: the connection is terminated.
-        sync.invalidate(error)
+        invalidate(error)
         if driver.is_closed() and isinstance(error, Exception):
             # Closed under it, whatever the driver says about the operation it was in: the connection is lost.
             raise asyncpg.InterfaceError("connection is closed") from error
