@@ -28,7 +28,8 @@ async def primed(batches: Batches) -> tuple[Sequence[Row[Any]], Batches]:
     any byte is sent), and all the batches, that one first."""
     first: Sequence[Row[Any]] = ()
     try:
-        first = await anext(batches)  # (not anext's default: CPython 3.11 fails it on an empty generator here)
+        # Not anext's default: CPython 3.11 fails it (SystemError) on this generator when it has no row.
+        first = await anext(batches)
     except StopAsyncIteration:
         pass
     except BaseException:
