@@ -269,10 +269,13 @@ async def test_a_failure_mid_stream_cuts_the_answer_short(
         reader, writer = await get_raw(url, MAP, "Accept-Encoding: identity\r\n", receive_buffer=4096)
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200")
-        waiting = text("""SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-                          AND state = 'idle in transaction' AND pid <> pg_backend_pid()""")
+        # The stream's backend: the one connection in a transaction (the first batch is read: the head came).
+        waiting = text(
+            """SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+               AND xact_start IS NOT NULL AND state <> 'idle' AND pid <> pg_backend_pid()"""
+        )
         async with write_engine.connect() as connection:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(30):
                 while not (pids := (await connection.execute(waiting)).scalars().all()):
                     await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)  # blocked on the client, not about to finish
