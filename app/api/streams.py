@@ -61,14 +61,22 @@ async def streamed(
                 await stack.aclose()
                 return Response(status_code=304, headers={"ETag": etag, **headers})
         chunks = await chunks_of(snapshot)
-    except BaseException:
+    except BaseException as error:
         await stack.aclose()
+        if isinstance(error, Exception):
+            failed(conn, error)  # a replica that failed: marked down, the read answered again elsewhere
         raise
     if etag is not None:
         headers["ETag"] = etag
-    return StreamingResponse(
-        closing(cut_off_on_error(chunks, request.url.path), stack), media_type=media_type, headers=headers
-    )
+    body = cut_off_on_error(chunks, request.url.path, lambda error: failed(conn, error))
+    return StreamingResponse(closing(body, stack), media_type=media_type, headers=headers)
+
+
+def failed(conn: AsyncConnection, error: Exception) -> None:
+    """Tell the read connection's database routing (app/api/deps.py) that a statement failed on it."""
+    on_failure = getattr(conn, "on_failure", None)
+    if on_failure is not None:
+        on_failure(error)
 
 
 async def snapshot_of(conn: AsyncConnection, stack: AsyncExitStack, timeout: float) -> AsyncConnection:
@@ -79,7 +87,9 @@ async def snapshot_of(conn: AsyncConnection, stack: AsyncExitStack, timeout: flo
     return await open_snapshot(conn.engine, stack, timeout)
 
 
-async def cut_off_on_error(chunks: AsyncGenerator[bytes, None], path: str) -> AsyncGenerator[bytes, None]:
+async def cut_off_on_error(
+    chunks: AsyncGenerator[bytes, None], path: str, on_failure: Callable[[Exception], None]
+) -> AsyncGenerator[bytes, None]:
     """The chunks; an error after the first is logged and raised on, so the server cuts the connection. Closed
     (the client left), it closes them, and so the cursor, before `closing` releases the connection."""
     sent = 0
@@ -88,6 +98,7 @@ async def cut_off_on_error(chunks: AsyncGenerator[bytes, None], path: str) -> As
             async for chunk in chunks:
                 yield chunk
                 sent += len(chunk)
-    except Exception:
+    except Exception as error:
         logger.exception("%s failed after %d bytes were sent: the connection is cut", path, sent)
+        on_failure(error)  # a replica that failed is marked down for the next reads
         raise
