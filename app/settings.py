@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     idle_in_transaction_timeout_seconds: float = Field(default=30.0, gt=0)
     # An export's statement runs, and its transaction waits on a slow download, up to this (1M events: ~1 min).
     export_timeout_seconds: float = Field(default=900.0, gt=0)
+    # Rows an export or the whole map reads per round trip of its cursor (and sends as one part of its body):
+    # what the app holds of it at a time (~1 MB of features). A page of changes reads an eighth as many.
+    stream_batch_rows: int = Field(default=2000, ge=1)
     # Seconds a cache may reuse a live answer without asking again; 0: it revalidates every time (a 304 when
     # unchanged). Past dates included: they can be corrected. See app/api/caching.py.
     cache_max_age: int = Field(default=0, ge=0)

@@ -3,8 +3,8 @@
 Per scale: build (or reuse, --keep) the bench dataset, serve it with one uvicorn worker (the process itself),
 download each export
 to nowhere, and read the process's resident memory before (VmRSS) and its peak after (VmHWM, which only
-grows: so the exports run smallest answer first, and a whole-map JSON answer, built in memory, runs last
-as the contrast). A flat export keeps the peak near the idle RSS whatever the size of the download.
+grows: so the exports run smallest answer first, and the whole-map GeoJSON answer, streamed as exports are
+since 2026-12-02, runs last). A flat export keeps the peak near the idle RSS whatever the size of the download.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ EXPORTS = [
     ("places of a date NDJSON", f"/v1/export?format=ndjson&at={AT}"),
     ("events GeoPackage (spooled)", "/v1/events?f=gpkg"),
     ("events FlatGeobuf (spooled)", "/v1/events?f=fgb"),
-    ("whole map as one GeoJSON (not streamed)", f"/v1/control?at={AT}"),
+    ("whole map GeoJSON (streamed)", f"/v1/control?at={AT}"),
 ]
 MIB = 2**20
 

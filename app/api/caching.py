@@ -165,6 +165,37 @@ def version_etag_of(version: int, base: tuple[Any, ...], key_id: int | None) -> 
     return '"v' + hashlib.blake2b(text, digest_size=12).hexdigest() + '"'
 
 
+def request_base(scope: Scope, host: bytes, accept: bytes) -> tuple[Any, ...]:
+    """What an answer is a function of, besides the data version, the encoding and the read key (the module's
+    text says why each is there)."""
+    return (
+        scope.get("scheme"),
+        host,
+        scope.get("root_path", ""),
+        scope["path"],
+        scope.get("query_string", b""),
+        accept,
+        date.today().toordinal(),
+    )
+
+
+def snapshot_etag(request: Request, version: int) -> str | None:
+    """The ETag of this request's answer read in a snapshot at `version` (the data version that snapshot saw):
+    the one a process holding `version` derives (`version_etag`). None when reads need a key and none was given
+    (the route refuses it first)."""
+    key_id: int | None = None
+    if request.app.state.settings.require_read_key:
+        api_key: ApiKey | None = getattr(request.state, "api_key", None)
+        if api_key is None:
+            return None
+        key_id = api_key.id
+    headers = request.headers
+    base = request_base(
+        request.scope, headers.get("host", "").encode("latin-1"), headers.get("accept", "").encode("latin-1")
+    )
+    return version_etag_of(version, base, key_id)
+
+
 @dataclass
 class Fill:
     """What the routes need to tag the answer and the middleware to keep it."""
@@ -333,9 +364,13 @@ class ResponseCache:
             self.entries.move_to_end(key)
         return entry
 
+    def admits(self, size: int) -> bool:
+        """Whether an answer of `size` bytes may be kept: a larger one would push out too many others."""
+        return size <= self.capacity // 4
+
     def put(self, version: int, key: tuple[Any, ...], entry: Entry) -> None:
-        if version < self.version or entry.size > self.capacity // 4:
-            return  # an answer of an older version, or one that would push out too many others
+        if version < self.version or not self.admits(entry.size):
+            return  # an answer of an older version, or one too large
         if version > self.version:
             self.version, self.size = version, 0
             self.entries.clear()
@@ -381,15 +416,7 @@ class CacheMiddleware:
             elif name == b"if-none-match":
                 if_none_match = value
         gzip = bool(encoding) and gzip_accepted(encoding.decode("latin-1"))
-        base = (
-            scope.get("scheme"),
-            host,
-            scope.get("root_path", ""),
-            scope["path"],
-            scope.get("query_string", b""),
-            accept,
-            date.today().toordinal(),
-        )
+        base = request_base(scope, host, accept)
         key_id: int | None = None
         if self.settings.require_read_key:
             # Private answers: the key is admitted as the routes would (one call on the primary, with the shared
@@ -434,9 +461,10 @@ class CacheMiddleware:
         scope = {**scope, FILL: fill}
         start: Message | None = None
         chunks: list[bytes] = []
+        size = 0
 
         async def keep(message: Message) -> None:
-            nonlocal start
+            nonlocal start, size, chunks
             if message["type"] == "http.response.start":
                 if fill.keep and message["status"] == 304:  # its headers answer the next 304 here
                     self._keep(fill, list(message["headers"]), None)
@@ -444,9 +472,15 @@ class CacheMiddleware:
                     # Copied: middleware outside (CORS) may add to the list it is handed.
                     start = {**message, "headers": list(message["headers"])}
             elif start is not None:
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    self._keep(fill, start["headers"], b"".join(chunks))
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if not self.store.admits(size):
+                    # A streamed answer grown past what may be kept: let it pass, hold none of it.
+                    start, chunks = None, []
+                else:
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        self._keep(fill, start["headers"], b"".join(chunks))
             await send(message)
 
         await self.app(scope, receive, keep)

@@ -5,17 +5,27 @@ Starlette's GZipMiddleware keeps the identity ETag on the gzip body, so a cache 
 the other's validator. Here the gzip answer's tag is the identity tag with a `-gzip` suffix; an If-None-Match
 naming either tag reaches the routes as the identity tag, so a 304 is given for both, carrying the tag the
 client sent. The event stream passes through untouched: compressing it would hold events back in the buffer.
+
+A finished body (its length in its head) is compressed whole, and its gzip length given. A streamed one (the
+whole map, a wide page of changes: app/api/streams.py) is compressed a part at a time, each part flushed as it
+goes, so memory stays flat and the first bytes leave at once. gzip is the only encoding offered: every client
+takes it, and br or zstd would add a dependency for a few percent on JSON.
 """
 
 from __future__ import annotations
 
-import gzip
+import zlib
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SUFFIX = "-gzip"
-MINIMUM_BYTES = 512  # below this gzip saves nothing worth the CPU
+MINIMUM_BYTES = (
+    512  # below this gzip saves nothing worth the CPU (a streamed answer's size is not known: compressed)
+)
+LEVEL = 6
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's gzip container (header and CRC trailer), as gzip.compress writes
 COMPRESSIBLE = (
     "application/json",
     "application/geo+json",
@@ -79,13 +89,15 @@ class GzipByEncoding:
             ]
 
         start: Message | None = None
-        chunks: list[bytes] = []
+        encoder: Any = None
+        whole: list[bytes] | None = None  # the parts of a body whose length its head gives
 
         async def send_encoded(message: Message) -> None:
-            nonlocal start
+            nonlocal start, encoder, whole
             if message["type"] == "http.response.start":
                 headers = Headers(raw=message["headers"])
                 media = headers.get("content-type", "").split(";")[0].strip().lower()
+                length = headers.get("content-length")
                 if message["status"] == 304:
                     mutable = MutableHeaders(raw=message["headers"])
                     if client_had_gzip_tag and (etag := mutable.get("etag")):
@@ -96,26 +108,38 @@ class GzipByEncoding:
                     await send(message)  # the stream, images, an answer already encoded: as they are
                 else:
                     MutableHeaders(raw=message["headers"]).add_vary_header("Accept-Encoding")
-                    if not wants_gzip:
+                    if not wants_gzip or (length is not None and int(length) < MINIMUM_BYTES):
                         await send(message)
                     else:
-                        start = message  # held until the whole body is here (answers are finished bytes)
+                        start, encoder = message, zlib.compressobj(LEVEL, zlib.DEFLATED, GZIP_WBITS)
+                        whole = [] if length is not None else None
                 return
-            if start is None:
+            if encoder is None:
                 await send(message)
                 return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            body = b"".join(chunks)
-            headers = MutableHeaders(raw=start["headers"])
-            if len(body) >= MINIMUM_BYTES:
-                body = gzip.compress(body, compresslevel=6, mtime=0)
+            more = message.get("more_body", False)
+            if whole is not None:
+                # A finished body (its length known): compressed whole, so the gzip answer gives its length too.
+                whole.append(message.get("body", b""))
+                if more:
+                    return
+                body = encoder.compress(b"".join(whole)) + encoder.flush()
+            else:
+                # A streamed body: each part compressed and sent as it comes, never held whole. A sync flush ends
+                # on a byte boundary, so the client can inflate all that was sent so far.
+                body = encoder.compress(message.get("body", b"")) + encoder.flush(
+                    zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH
+                )
+            if start is not None:
+                headers = MutableHeaders(raw=start["headers"])
                 headers["content-encoding"] = "gzip"
                 if etag := headers.get("etag"):
                     headers["etag"] = gzip_tag(etag)
-            headers["content-length"] = str(len(body))
-            await send(start)
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+                if whole is not None:
+                    headers["content-length"] = str(len(body))
+                await send(start)
+                start = None
+            if body or not more:
+                await send({"type": "http.response.body", "body": body, "more_body": more})
 
         await self.app(scope, receive, send_encoded)

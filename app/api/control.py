@@ -22,7 +22,14 @@ from app.api.filters import (
 )
 from app.api.formats import EXPORT_CONTENT, JSON, NOT_ACCEPTABLE, FormatQuery, export_format
 from app.api.responses import GeoJSONResponse
-from app.db.queries.control import changes_json, control_map_json, summary_json
+from app.api.streams import streamed
+from app.db.queries.control import (
+    changes_chunks,
+    changes_json,
+    control_map_chunks,
+    control_map_json,
+    summary_json,
+)
 from app.db.queries.disputes import disputes_json
 from app.db.queries.exports import change_rows, control_rows
 from app.schemas.control import ChangesRead, ControlMap, DisputesRead, SummaryRead
@@ -57,6 +64,15 @@ async def get_control_map(
             f"control-{where.at}",
             as_of=where.as_of,
         )
+    if where.bbox is None:  # every place: streamed (app/api/streams.py)
+        batch = request.app.state.settings.stream_batch_rows
+        return await streamed(
+            request,
+            conn,
+            lambda snapshot: control_map_chunks(snapshot, where, batch=batch),
+            media_type=GEOJSON,
+            as_of=where.as_of,
+        )
     return cached(
         request, await control_map_json(conn, where), where.at, media_type=GEOJSON, as_of=where.as_of
     )
@@ -73,6 +89,16 @@ async def get_changes(
         name = f"changes-{where.start}-{where.end}"
         return await export_response(
             request, media_type, [change_rows(await with_slugs(conn, where))], name, as_of=where.as_of
+        )
+    if where.bbox is None:  # up to `limit` of every place: streamed (app/api/streams.py)
+        # A place's changes over years weigh as much as ~8 features of the map: batches of about the same bytes.
+        batch = max(1, request.app.state.settings.stream_batch_rows // 8)
+        return await streamed(
+            request,
+            conn,
+            lambda snapshot: changes_chunks(snapshot, where, page, batch=batch),
+            media_type=JSON,
+            as_of=where.as_of,
         )
     return cached(request, await changes_json(conn, where, page), where.start, where.end, as_of=where.as_of)
 

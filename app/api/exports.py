@@ -58,8 +58,13 @@ async def export_response(
     GeoPackage carry an ETag (and answer 304): both are complete before their first byte is sent, while
     hashing a text stream would mean holding it all before sending any."""
     state = request.app.state
+    settings = state.settings
     result = await export(
-        state.read_engine, media_type, tables, timeout=state.settings.export_timeout_seconds
+        state.read_engine,
+        media_type,
+        tables,
+        timeout=settings.export_timeout_seconds,
+        batch=settings.stream_batch_rows,
     )
     headers = cache_headers(state.settings, as_of=as_of)
     headers["Vary"] = ", ".join(filter(None, (headers.get("Vary"), "Accept")))

@@ -17,8 +17,8 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -30,7 +30,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.api.formats import CSV, FLATGEOBUF, GEOJSON_SEQ, GEOPACKAGE, NDJSON
-from app.db.queries.exports import Rows, features, stream, table_with_wkb, table_with_wkt
+from app.db.queries.exports import Rows, features, table_with_wkb, table_with_wkt
+from app.db.queries.streams import stream
 
 # GeoPackage 1.2: what every GDAL since 2.2 (and so every QGIS in use) reads without a warning.
 GEOPACKAGE_OPTIONS = {"VERSION": "1.2"}
@@ -64,8 +65,11 @@ async def open_snapshot(engine: AsyncEngine, stack: AsyncExitStack, timeout: flo
     return conn
 
 
-async def export(engine: AsyncEngine, media_type: str, tables: Sequence[Rows], *, timeout: float) -> Export:
-    """The export of `tables` as `media_type`; one table except for a GeoPackage (one layer each)."""
+async def export(
+    engine: AsyncEngine, media_type: str, tables: Sequence[Rows], *, timeout: float, batch: int
+) -> Export:
+    """The export of `tables` as `media_type`; one table except for a GeoPackage (one layer each); the text
+    formats read `batch` rows per round trip."""
     stack = AsyncExitStack()
     try:
         conn = await open_snapshot(engine, stack, timeout)
@@ -73,28 +77,33 @@ async def export(engine: AsyncEngine, media_type: str, tables: Sequence[Rows], *
             return await spooled(conn, tables, stack, flatgeobuf=media_type == FLATGEOBUF)
         (table,) = tables
         if media_type == CSV:
-            return Export(closing(csv_chunks(conn, table), stack))
+            return Export(closing(csv_chunks(conn, table, batch), stack))
         separator = b"\x1e" if media_type == GEOJSON_SEQ else b""
         assert media_type in (NDJSON, GEOJSON_SEQ)
-        return Export(closing(feature_lines(conn, table, separator), stack))
+        return Export(closing(feature_lines(conn, table, separator, batch), stack))
     except BaseException:
         await stack.aclose()
         raise
 
 
-async def closing(chunks: AsyncIterator[bytes], stack: AsyncExitStack) -> AsyncIterator[bytes]:
-    """The chunks, then the connection and files behind them released (also when the client goes away)."""
+async def closing(chunks: AsyncGenerator[bytes, None], stack: AsyncExitStack) -> AsyncIterator[bytes]:
+    """The chunks, then the connection and files behind them released (also when the client goes away: the
+    chunks, and the cursor they read, are closed first)."""
     try:
-        async for chunk in chunks:
-            yield chunk
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
     finally:
         await stack.aclose()
 
 
-async def feature_lines(conn: AsyncConnection, table: Rows, separator: bytes) -> AsyncIterator[bytes]:
+async def feature_lines(
+    conn: AsyncConnection, table: Rows, separator: bytes, batch: int
+) -> AsyncGenerator[bytes, None]:
     """One GeoJSON Feature a line (NDJSON); with the RS separator, RFC 8142 GeoJSON Text Sequences."""
-    async for batch in stream(conn, features(table), table.params):
-        yield b"".join(separator + row.feature.encode() + b"\n" for row in batch)
+    async with aclosing(stream(conn, features(table), table.params, batch=batch)) as batches:
+        async for rows in batches:
+            yield b"".join(separator + row.feature.encode() + b"\n" for row in rows)
 
 
 def csv_value(value: Any) -> Any:
@@ -105,18 +114,19 @@ def csv_value(value: Any) -> Any:
     return value
 
 
-async def csv_chunks(conn: AsyncConnection, table: Rows) -> AsyncIterator[bytes]:
+async def csv_chunks(conn: AsyncConnection, table: Rows, batch: int) -> AsyncGenerator[bytes, None]:
     """RFC 4180 CSV in UTF-8: one header row, CRLF line ends, fields quoted when they need it; NULL is empty."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     statement = table_with_wkt(table)
     header = [*table.columns, *(("lon", "lat") if table.collection.geometry == "Point" else ()), "wkt"]
     writer.writerow(header)
-    async for batch in stream(conn, statement, table.params):
-        writer.writerows([csv_value(value) for value in row] for row in batch)
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
+    async with aclosing(stream(conn, statement, table.params, batch=batch)) as batches:
+        async for rows in batches:
+            writer.writerows([csv_value(value) for value in row] for row in rows)
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue().encode()
 

@@ -3,9 +3,10 @@ built by PostgreSQL. The place reference is resolved in the same statement: one 
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import date, datetime
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, REFERENCED_PLACE, at_moment
@@ -17,16 +18,18 @@ from app.db.queries.filters import (
     ControlFilter,
     Page,
 )
-from app.db.queries.pages import page_body
+from app.db.queries.pages import page_body, page_chunks
 from app.db.queries.places import one_place_json
 from app.db.queries.references import (
     RESOLVED_PLACES_CTE,
+    Kind,
     filter_kinds,
     refuse_unmatched,
     resolving_filters,
     resolving_filters_rows,
     wanted,
 )
+from app.db.queries.streams import Batches, primed, stream
 
 ACTOR_REF = "json_build_object('slug', {a}.slug, 'name', {a}.name)"
 
@@ -194,13 +197,16 @@ FEATURE_COLLECTION = """SELECT json_build_object('type', 'FeatureCollection', 'a
                                  'features', coalesce(json_agg(feature ORDER BY id), '[]'::json))::text"""
 
 
-async def control_map_json(conn: AsyncConnection, where: ControlFilter) -> bytes:
-    """Every place's state on a date as a GeoJSON FeatureCollection, built by PostgreSQL in one statement."""
+def control_map_statement(
+    where: ControlFilter, *, rows: bool = False
+) -> tuple[TextClause, dict[str, object]]:
+    """The statement of the map `where` asks for (whole, or with `rows` one feature a row) and its parameters."""
     sql = control_map_sql(
         bbox=where.bbox is not None,
         actor=where.actor is not None,
         coalition=where.coalition is not None,
         kinds=where.kinds is not None,
+        rows=rows,
     )
     params: dict[str, object] = {
         "at": where.at,
@@ -213,12 +219,50 @@ async def control_map_json(conn: AsyncConnection, where: ControlFilter) -> bytes
     if where.bbox:
         params |= where.bbox.params()
     statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES, where.confidence)
+    return statement, params
+
+
+def _map_references(where: ControlFilter) -> dict[str, tuple[Kind, str | None]]:
+    return {"actor": ("actor", where.actor), "coalition": ("coalition", where.coalition)}
+
+
+async def control_map_json(conn: AsyncConnection, where: ControlFilter) -> bytes:
+    """Every place's state on a date as a GeoJSON FeatureCollection, built by PostgreSQL in one statement."""
+    statement, params = control_map_statement(where)
     row = (await conn.execute(statement, params)).one()
-    await refuse_unmatched(
-        conn, row, {"actor": ("actor", where.actor), "coalition": ("coalition", where.coalition)}
-    )
+    await refuse_unmatched(conn, row, _map_references(where))
     body: str = row.body
     return body.encode()
+
+
+async def control_map_chunks(
+    conn: AsyncConnection, where: ControlFilter, *, batch: int
+) -> AsyncGenerator[bytes, None]:
+    """The bytes `control_map_json` answers, `batch` features at a time from a server-side cursor (`conn` is in
+    a transaction); the first batch is read before this returns, so a reference naming nothing is still a 404."""
+    statement, params = control_map_statement(where, rows=True)
+    first, batches = await primed(stream(conn, statement, params, batch=batch))
+    if where.actor is not None or where.coalition is not None:
+        try:
+            await refuse_unmatched(conn, first[0], _map_references(where))
+        except BaseException:
+            await batches.aclose()
+            raise
+    return feature_collection(where.at, batches)
+
+
+async def feature_collection(at: date, batches: Batches) -> AsyncGenerator[bytes, None]:
+    """A FeatureCollection of the features PostgreSQL built, as FEATURE_COLLECTION would put them together."""
+    separator = b""
+    yield feature_collection_opening(at)
+    async for rows in batches:
+        features = [
+            row.feature for row in rows if row.id is not None
+        ]  # None: the references' row, no feature
+        if features:
+            yield separator + ", ".join(features).encode()
+            separator = FEATURES_SEPARATOR
+    yield FEATURE_COLLECTION_CLOSING
 
 
 def holder_filters(
@@ -234,20 +278,17 @@ def holder_filters(
     return filters
 
 
-def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) -> str:
-    """Every place's state on :at as a GeoJSON FeatureCollection, built entirely by PostgreSQL (`body`, after
-    the counts of what the actor and coalition filters name)."""
+def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool, rows: bool = False) -> str:
+    """Every place's state on :at, built entirely by PostgreSQL (after the counts of what the actor and coalition
+    filters name): the GeoJSON FeatureCollection as one value (`body`), or with `rows` its features, one row
+    each (`id`, `feature`) in id order, for an answer streamed a batch at a time (`feature_collection`)."""
     filters = [STATE_ON_DATE]
     if bbox:
         filters.append(STATE_IN_BBOX)
     if kinds:
         filters.append(STATE_OF_KINDS)
     filters += holder_filters(actor=actor, coalition=coalition)
-    return resolving_filters(
-        f"""
-        WITH {COALITIONS_ON_DATE_CTE}
-        {FEATURE_COLLECTION}
-        FROM (
+    features = f"""
             SELECT cp.place_id AS id, json_build_object(
                 'type', 'Feature',
                 'id', cp.place_id,
@@ -272,10 +313,26 @@ def control_map_sql(*, bbox: bool, actor: bool, coalition: bool, kinds: bool) ->
             LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
             LEFT JOIN actor_coalitions AS ac ON ac.actor_id = {HOLDER_ID}
             WHERE {" AND ".join(filters)}
-        ) AS features
-    """,
-        filter_kinds(actor=actor, coalition=coalition),
+    """
+    references = filter_kinds(actor=actor, coalition=coalition)
+    if rows:
+        sql = f"WITH {COALITIONS_ON_DATE_CTE} SELECT f.id, f.feature::text AS feature FROM ({features}) AS f ORDER BY f.id"
+        return resolving_filters_rows(sql, references, "page.id")
+    return resolving_filters(
+        f"WITH {COALITIONS_ON_DATE_CTE} {FEATURE_COLLECTION} FROM ({features}) AS features", references
     )
+
+
+# What PostgreSQL's json_build_object and json_agg put between keys, values and elements: a FeatureCollection
+# streamed from its features is the very text FEATURE_COLLECTION builds whole.
+FEATURES_SEPARATOR = b", "
+
+
+def feature_collection_opening(at: date) -> bytes:
+    return b'{"type" : "FeatureCollection", "at" : "' + at.isoformat().encode() + b'", "features" : ['
+
+
+FEATURE_COLLECTION_CLOSING = b"]}"
 
 
 STATE = (
@@ -302,8 +359,9 @@ EVENT_JSON = f"""json_build_object(
     'sources', {EVENT_SOURCES})"""
 
 
-async def changes_json(conn: AsyncConnection, where: ChangesFilter, page: Page) -> bytes:
-    """A page of the places that changed between two dates, by place id, with the events in between."""
+def changes_statement(where: ChangesFilter, page: Page) -> tuple[TextClause, dict[str, object]]:
+    """The statement of a page of changes (one place a row, in id order, one more than the page) and its
+    parameters."""
     sql = changes_sql(
         bbox=where.bbox is not None, actor=where.actor is not None, after=page.after is not None
     )
@@ -320,6 +378,16 @@ async def changes_json(conn: AsyncConnection, where: ChangesFilter, page: Page) 
     if page.after:
         params["after_id"] = int(page.after[0])
     statement = at_moment(sql, where.as_of, PLACES_IN_BBOX if where.bbox else ALL_PLACES, where.confidence)
+    return statement, params
+
+
+def _changes_head(where: ChangesFilter) -> dict[str, object]:
+    return {"from": where.start, "to": where.end}
+
+
+async def changes_json(conn: AsyncConnection, where: ChangesFilter, page: Page) -> bytes:
+    """A page of the places that changed between two dates, by place id, with the events in between."""
+    statement, params = changes_statement(where, page)
     rows = (await conn.execute(statement, params)).all()
     if where.actor is not None:
         await refuse_unmatched(conn, rows[0], {"actor": ("actor", where.actor)})
@@ -331,8 +399,24 @@ async def changes_json(conn: AsyncConnection, where: ChangesFilter, page: Page) 
         [rows[-1].id] if more else None,
         page,
         name="changes",
-        head={"from": where.start, "to": where.end},
+        head=_changes_head(where),
     )
+
+
+async def changes_chunks(
+    conn: AsyncConnection, where: ChangesFilter, page: Page, *, batch: int
+) -> AsyncGenerator[bytes, None]:
+    """The bytes `changes_json` answers, `batch` places at a time from a server-side cursor (`conn` is in a
+    transaction); the first batch is read before this returns, so an actor naming nothing is still a 404."""
+    statement, params = changes_statement(where, page)
+    first, batches = await primed(stream(conn, statement, params, batch=batch))
+    if where.actor is not None:
+        try:
+            await refuse_unmatched(conn, first[0], {"actor": ("actor", where.actor)})
+        except BaseException:
+            await batches.aclose()
+            raise
+    return page_chunks(batches, page, name="changes", head=_changes_head(where))
 
 
 def changes_sql(*, bbox: bool, actor: bool, after: bool) -> str:

@@ -9,21 +9,17 @@ that one relation: GeoJSON features built by PostgreSQL (NDJSON, GeoJSON Text Se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, TextClause
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import TextClause
 
 from app.db.queries.as_of import ALL_PLACES, PLACES_IN_BBOX, at_moment
 from app.db.queries.control import period_at
 from app.db.queries.filters import IN_BBOX, OF_KINDS, AreaFilter, ChangesFilter, ControlFilter
 from app.db.queries.ogc import COLLECTIONS, SLUGS_OF_ACTORS, Collection, feature_json
-
-# Rows fetched per round trip of the cursor: the app holds one batch at a time, whatever the export's size.
-BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -74,16 +70,6 @@ def table_with_wkt(rows: Rows) -> TextClause:
 def table_with_wkb(rows: Rows) -> TextClause:
     """The columns, then the geometry as WKB (what GDAL's writers take)."""
     return rows.statement(f"{_columns(rows)}, ST_AsBinary(m.geom) AS wkb")
-
-
-async def stream(
-    conn: AsyncConnection, statement: TextClause, params: dict[str, Any], *, batch: int = BATCH
-) -> AsyncIterator[Sequence[Row[Any]]]:
-    """The statement's rows, `batch` at a time, from a server-side cursor (the connection must be in a
-    transaction: PostgreSQL keeps a cursor only inside one)."""
-    result = await conn.stream(statement.execution_options(yield_per=batch), params)
-    async for rows in result.partitions(batch):
-        yield rows
 
 
 # --- The /v1 answers as export tables -------------------------------------------------------------------------
