@@ -76,9 +76,10 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
                u.rest * datemultirange(c.valid) - coalesce(c.ahead, '{}') AS dates
         FROM uncovered AS u JOIN covering AS c ON c.place_id = u.place_id
         UNION ALL
-        SELECT u.place_id, NULL,
-               u.rest - coalesce((SELECT range_agg(c.valid) FROM covering AS c WHERE c.place_id = u.place_id), '{}')
+        SELECT u.place_id, NULL, u.rest - coalesce(a.anywhere, '{}')
         FROM uncovered AS u
+        LEFT JOIN (SELECT c.place_id, range_agg(c.valid) AS anywhere FROM covering AS c GROUP BY c.place_id) AS a
+            ON a.place_id = u.place_id
     ), stretches AS (
         SELECT s.place_id, s.valid, s.actor_id, s.status, s.party_ids, s.control_event_id,
                (lower(s.valid) + CASE s.precision WHEN 'month' THEN interval '1 month'
