@@ -304,7 +304,8 @@ class ControlPeriod(Base):
 class PlaceState(Base):
     """Each place's timeline: its control periods and the stretches no period covers (unknown), which together
     cover every date once, with what a tile or map shows of the place. Derived by the database (migration 0007,
-    `derive_place_states`), kept by triggers on control_period, control_event and place; never written directly."""
+    `derive_place_states`), kept by triggers on control_period, control_event, place and territory; never written
+    directly."""
 
     __tablename__ = "place_state"
     __table_args__ = (
@@ -338,6 +339,9 @@ class PlaceState(Base):
     confidence: Mapped[str | None] = mapped_column(String(10))
     rival_event_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
     disputed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Over a stretch no period covers, the territory a read of a date in it shows (NULL: none); kept by the
+    # territory triggers, no foreign key (a deleted territory's places are refreshed instead).
+    territory_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Territory(Base):

@@ -93,15 +93,10 @@ STATE_ON_DATE = "cp.valid @> CAST(:at AS date)"
 MAP_PARTIES = f"""CASE WHEN cardinality(cp.party_ids) > 0 THEN {PERIOD_PARTIES.strip()} ELSE '[]'::json END"""
 
 # A place no control period covers on :at, inside a territory in force then: the territory's actor held it.
-# The condition on cp sits inside the subquery, so the probe (GiST on territory (geom, valid)) runs only for
-# such places. Of two territories covering it, an exact one wins over an approximate one, then the latest.
+# Which territory (of two covering it, an exact one over an approximate one, then the latest) is kept in the
+# state row (app/db/sql/derive_place_states.sql), so this is a join by key: no ring is read per place.
 TERRITORY_AT = """
-    LEFT JOIN LATERAL (
-        SELECT t.id, t.external_id, t.actor_id, t.valid, t.source_id, t.approximate FROM territory AS t
-        WHERE cp.control_event_id IS NULL AND t.valid @> CAST(:at AS date) AND ST_Covers(t.geom, cp.geom)
-        ORDER BY t.approximate, lower(t.valid) DESC, t.id
-        LIMIT 1
-    ) AS tr ON true
+    LEFT JOIN territory AS tr ON tr.id = cp.territory_id
 """
 
 # What the answer rests on: a control period (event), else a territory, else nothing known (null).

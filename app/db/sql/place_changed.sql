@@ -1,5 +1,6 @@
--- A new place's timeline (one stretch, unknown) and a moved or renamed place's copy of its point, slug, name
--- and kind in place_state. A deleted place's states go with it (the foreign key cascades).
+-- A new place's timeline (one stretch, unknown, split by the territories covering it) and a moved or renamed
+-- place's copy of its point, slug, name and kind in place_state; a moved place may stand in other territories,
+-- so its states are refreshed too. A deleted place's states go with it (the foreign key cascades).
 CREATE OR REPLACE FUNCTION place_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -11,6 +12,8 @@ BEGIN
         FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
         WHERE s.place_id = n.id
           AND (n.geom, n.slug, n.name, n.kind) IS DISTINCT FROM (o.geom, o.slug, o.name, o.kind);
+        PERFORM refresh_place_states(ARRAY(
+            SELECT n.id FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id WHERE n.geom IS DISTINCT FROM o.geom));
     END IF;
     RETURN NULL;
 END
