@@ -10,8 +10,8 @@ kept by statement triggers on territory (app/db/sql/territory_changed.sql) and b
 derive_place_states returns one more column, so it is dropped and re-created; every place's states are then
 derived again, written in the order of their points as 0009 wrote them (a tile's rows share pages).
 
-Revision ID: 0017_territory_states
-Revises: 0013_drop_places_by_form
+Revision ID: 0015_territory_states
+Revises: 0014_close_search
 Create Date: 2026-12-02 03:45:00+00:00
 """
 
@@ -21,8 +21,8 @@ from alembic import op
 
 from app.db.sql import install_snapshot
 
-revision: str = "0017_territory_states"
-down_revision: str | None = "0013_drop_places_by_form"
+revision: str = "0015_territory_states"
+down_revision: str | None = "0014_close_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -38,7 +38,7 @@ REBUILD = (
 def upgrade() -> None:
     op.execute("ALTER TABLE place_state ADD COLUMN territory_id integer")
     op.execute("DROP FUNCTION derive_place_states(timestamptz, integer[], text)")
-    install_snapshot("0017_territory_states")
+    install_snapshot("0015_territory_states")
     for statement in REBUILD:
         op.execute(statement)
 
@@ -49,7 +49,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER territory_states_delete ON territory")
     op.execute("DROP FUNCTION territory_changed()")
     op.execute("DROP FUNCTION derive_place_states(timestamptz, integer[], text)")
-    install_snapshot("0013_drop_places_by_form")
+    install_snapshot("0014_close_search")
     op.execute("ALTER TABLE place_state DROP COLUMN territory_id")
     for statement in REBUILD:
         op.execute(statement)

@@ -10,6 +10,9 @@
 -- territory_name_skeleton: a key's consonants, for transliteration variants (Deir Hafer / Dayr Hafir -> "dr hfr";
 --   Raqqa / Rakka / Raqqah -> "rk"): vowels (and w, y) dropped, q = k, dj = j, ph = f, a word's final h dropped,
 --   doubled letters once. Too coarse to name a place alone: the gazetteer uses it only near the coordinates.
+-- territory_one_letter_off: a normalised name and every form of it with one character left out. Two names
+--   sharing one are one letter apart (one missing, extra or wrong, or two neighbours swapped): the search
+--   (app/db/queries/places.py) finds a typo through a GIN index over these, one lookup per form of the query.
 -- All three are IMMUTABLE for the same reason as territory_normalize (generated columns and indexes use them):
 -- changing what one returns changes what stored values mean, and a revision that does so recomputes them.
 CREATE OR REPLACE FUNCTION territory_name_key(value text) RETURNS text
@@ -39,4 +42,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
                 '[aeiouyw]', '', 'g'),
             '(.)\1+', '\1', 'g'),
         ' +', ' ', 'g'))
+$$;
+
+CREATE OR REPLACE FUNCTION territory_one_letter_off(norm text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+    SELECT array_agg(DISTINCT form) FROM (
+        SELECT norm AS form
+        UNION ALL
+        SELECT left(norm, i - 1) || substr(norm, i + 1) FROM generate_series(1, length(norm)) AS i) AS forms
 $$;
