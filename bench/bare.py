@@ -43,8 +43,8 @@ from app.db.reads import positional
 from app.localdb import LocalCluster
 from bench import scenarios
 from bench.generate import EAST, NORTH, SCALES, SOUTH, WEST, Dataset, prepare, query
-from bench.load import WrkResult, require_wrk, run_wrk
-from bench.run import RESULTS, WARM_UP_S, check, machine, serving, serving_command
+from bench.load import WrkResult, require_wrk
+from bench.run import RESULTS, check, machine, measure, serving, serving_command
 
 NAMES = ("control-one", "map-100")
 FIRST_DAY, DAYS = date(2012, 1, 1), (date(2017, 12, 31) - date(2012, 1, 1)).days  # the scenarios' dates
@@ -159,14 +159,6 @@ def pgbench(dataset: Dataset, name: str, clients: int, seconds: int, workdir: Pa
     if match is None:
         raise RuntimeError(f"no tps in pgbench's output:\n{out.stdout}")
     return float(match[1])
-
-
-def measure(
-    wrk: str, base: str, scenario: scenarios.Scenario, args: argparse.Namespace, workdir: Path
-) -> WrkResult:
-    for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped
-        result = run_wrk(wrk, base, scenario.paths, seconds, args.connections, workdir)
-    return result
 
 
 def report(

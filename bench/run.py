@@ -233,6 +233,14 @@ def serving_command(
             server.wait()
 
 
+def measure(
+    wrk: str, base: str, scenario: scenarios.Scenario, args: argparse.Namespace, workdir: Path
+) -> WrkResult:
+    for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped
+        result = run_wrk(wrk, base, scenario.paths, seconds, args.connections, workdir)
+    return result
+
+
 def check(base: str, scenario: scenarios.Scenario) -> float | None:
     """Sampled requests must answer 200 (a tile may be empty: 204); returns their mean item count (features,
     changes, places; a tile's features, decoded). A scenario that revalidates gets each path's ETag here, and
@@ -394,8 +402,7 @@ def main(argv: list[str]) -> int:
                 ) as base:
                     for scenario in group:
                         items = check(base, scenario)
-                        for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped
-                            result = run_wrk(wrk, base, scenario.paths, seconds, args.connections, workdir)
+                        result = measure(wrk, base, scenario, args, workdir)
                         rows.append(Row(scenario.name, name, result, items))
                         print(f"[bench] {name} {scenario.name}: {result}", flush=True)
             if ingest.NAME in args.scenarios:  # on a copy, so the dataset stays as generated

@@ -33,8 +33,8 @@ import asyncpg
 from app.localdb import LocalCluster
 from bench import scenarios
 from bench.generate import SCALES, Dataset, prepare, query
-from bench.load import WrkResult, require_wrk, run_wrk
-from bench.run import RESULTS, WARM_UP_S, check, machine, serving, serving_command
+from bench.load import WrkResult, require_wrk
+from bench.run import RESULTS, check, machine, measure, serving, serving_command
 
 COLLECTION = "tipg.place_period"
 # What Territory's places tile carries (its `since` is tipg's valid_from).
@@ -154,14 +154,6 @@ def tipg_env(database_url: str) -> dict[str, str]:
         "TIPG_TILE_BUFFER": "64",
         "TIPG_MAX_FEATURES_PER_QUERY": "10000",
     }
-
-
-def measure(
-    wrk: str, base: str, scenario: scenarios.Scenario, args: argparse.Namespace, workdir: Path
-) -> WrkResult:
-    for seconds in (WARM_UP_S, args.duration):  # the warm-up's result is dropped
-        result = run_wrk(wrk, base, scenario.paths, seconds, args.connections, workdir)
-    return result
 
 
 def report(
