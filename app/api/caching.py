@@ -85,7 +85,7 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
+def etag_matches(if_none_match: str, etag: str) -> bool:
     if if_none_match.strip() == "*":
         return True
     # Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
@@ -131,7 +131,7 @@ def cached(
     content = body.encode() if isinstance(body, str) else body
     etag = version_etag(request, keep=True) or etag_of(content)
     headers = {"ETag": etag, **cache_headers(request.app.state.settings, as_of=as_of, max_age=max_age)}
-    if (if_none_match := request.headers.get("if-none-match")) and _matches(if_none_match, etag):
+    if (if_none_match := request.headers.get("if-none-match")) and etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type=media_type, headers=headers)
 
@@ -441,7 +441,7 @@ class CacheMiddleware:
             return
         if if_none_match:
             tags, had_gzip = identity_tags(if_none_match.decode("latin-1"))
-            if _matches(tags, entry.etag):
+            if etag_matches(tags, entry.etag):
                 # The tag the client named, as GzipByEncoding answers it.
                 etag = (gzip_tag(entry.etag) if had_gzip else entry.etag).encode()
                 headers = [

@@ -21,9 +21,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SUFFIX = "-gzip"
-MINIMUM_BYTES = (
-    512  # below this gzip saves nothing worth the CPU (a streamed answer's size is not known: compressed)
-)
+# Below this gzip saves nothing worth the CPU (a streamed answer's size is not known: it is compressed).
+MINIMUM_BYTES = 512
 LEVEL = 6
 GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's gzip container (header and CRC trailer), as gzip.compress writes
 COMPRESSIBLE = (

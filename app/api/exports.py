@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response, StreamingResponse
 
-from app.api.caching import _matches, cache_headers
+from app.api.caching import cache_headers, etag_matches
 from app.api.deps import READ
 from app.api.filters import OnDate
 from app.api.formats import (
@@ -71,7 +71,9 @@ async def export_response(
     headers["Content-Disposition"] = f'attachment; filename="{name}.{EXTENSIONS[media_type]}"'
     if result.etag is not None:
         headers["ETag"] = result.etag
-        if (if_none_match := request.headers.get("if-none-match")) and _matches(if_none_match, result.etag):
+        if (if_none_match := request.headers.get("if-none-match")) and etag_matches(
+            if_none_match, result.etag
+        ):
             await result.chunks.aclose()  # type: ignore[attr-defined]
             return Response(status_code=304, headers=headers)
     return StreamingResponse(

@@ -32,7 +32,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response, StreamingResponse
 
-from app.api.caching import _matches, cache_headers, snapshot_etag, version_etag
+from app.api.caching import cache_headers, etag_matches, snapshot_etag, version_etag
 from app.db.queries.data_version import version_on
 from app.db.reads import ReadConnection
 from app.services.exports import closing, open_snapshot
@@ -50,14 +50,14 @@ async def streamed(
     headers = cache_headers(settings, as_of=as_of)
     if_none_match = request.headers.get("if-none-match")
     etag = version_etag(request, keep=True)
-    if etag is not None and if_none_match and _matches(if_none_match, etag):
+    if etag is not None and if_none_match and etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag, **headers})
     stack = AsyncExitStack()
     try:
         snapshot = await snapshot_of(conn, stack, settings.export_timeout_seconds)
         if etag is None:
             etag = snapshot_etag(request, await version_on(snapshot))
-            if etag is not None and if_none_match and _matches(if_none_match, etag):
+            if etag is not None and if_none_match and etag_matches(if_none_match, etag):
                 await stack.aclose()
                 return Response(status_code=304, headers={"ETag": etag, **headers})
         chunks = await chunks_of(snapshot)

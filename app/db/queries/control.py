@@ -251,9 +251,8 @@ async def feature_collection(at: date, batches: Batches) -> AsyncGenerator[bytes
     separator = b""
     yield feature_collection_opening(at)
     async for rows in batches:
-        features = [
-            row.feature for row in rows if row.id is not None
-        ]  # None: the references' row, no feature
+        # A row without an id is the references' counts, no feature.
+        features = [row.feature for row in rows if row.id is not None]
         if features:
             yield separator + ", ".join(features).encode()
             separator = FEATURES_SEPARATOR
