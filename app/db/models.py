@@ -344,6 +344,20 @@ class PlaceState(Base):
     territory_id: Mapped[int | None] = mapped_column(Integer)
 
 
+class PlaceZoom(Base):
+    """The places a places tile below z8 shows, with the least zoom each shows at (one per cell of a 32 x 32 grid
+    over a tile, the most populous, then the lowest id; from z8 on every place is shown, and has no row here).
+    Derived by the database (`refresh_place_zooms`), kept by triggers on place; never written directly."""
+
+    __tablename__ = "place_zoom"
+    __table_args__ = (CheckConstraint("min_zoom BETWEEN 0 AND 7", name="min_zoom"),)
+
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"), primary_key=True)
+    min_zoom: Mapped[int] = mapped_column(SmallInteger)
+    # GeoAlchemy2 creates the GiST index (idx_place_zoom_geom_3857) itself.
+    geom_3857: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=3857, nullable=False))
+
+
 class Territory(Base):
     """An area an actor held over a validity range."""
 

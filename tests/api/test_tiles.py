@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tests.api.test_corrections import moment
 from tests.api.test_events_write import event
 from tests.factories import make_place
+from tests.services.test_place_zooms import expected as least_zooms
 
 MVT = "application/vnd.mapbox-vector-tile"
 PALMYRA_Z8 = "8/155/101"  # 37.97–39.38°E: Palmyra (38.27°E, 34.56°N), not T4 (37.63°E)
@@ -74,9 +76,10 @@ async def test_places_tile_carries_each_place_state_on_the_date(client: httpx.As
 
 
 # Where ST_AsMVTGeom puts each place in a tile's buffered box (the reference for the places tile's own arithmetic;
-# a point a little beyond the buffer, which ST_AsMVTGeom would round onto its edge, is not in the tile).
+# a point a little beyond the buffer, which ST_AsMVTGeom would round onto its edge, is not in the tile). Below z8
+# a tile holds only the places shown at its zoom (tests/services/test_place_zooms.py computes which).
 MVT_GEOM = """
-    SELECT p.slug, ST_X(g) AS x, ST_Y(g) AS y
+    SELECT p.id, p.slug, ST_X(g) AS x, ST_Y(g) AS y
     FROM place AS p,
          LATERAL (SELECT ST_AsMVTGeom(ST_Transform(p.geom, 3857), ST_TileEnvelope(:z, :x, :y), 4096, 64, true)) AS m(g)
     WHERE g IS NOT NULL AND p.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096), 4326)
@@ -107,6 +110,7 @@ async def test_places_tile_points_land_where_st_asmvtgeom_puts_them(
     for i, (px, py) in enumerate(pixels):
         lon, lat = (await conn.execute(text(TILE_POINT), {"px": px, "py": py})).one()
         await make_place(conn, f"test-edge-{i}", lon=lon, lat=lat)
+    shown = await least_zooms(conn)
     for z, x, y in (
         (10, 620, 407),
         (10, 619, 407),
@@ -116,7 +120,11 @@ async def test_places_tile_points_land_where_st_asmvtgeom_puts_them(
         (12, 2481, 1630),
     ):
         response = await client.get(f"/v1/tiles/places/{z}/{x}/{y}.mvt", params={"at": "2016-12-20"})
-        expected = {(r.slug, r.x, r.y) for r in await conn.execute(text(MVT_GEOM), {"z": z, "x": x, "y": y})}
+        expected = {
+            (r.slug, r.x, r.y)
+            for r in await conn.execute(text(MVT_GEOM), {"z": z, "x": x, "y": y})
+            if z >= 8 or shown.get(r.id, 8) <= z
+        }
         if not expected:
             assert response.status_code == 204
             continue
@@ -126,23 +134,57 @@ async def test_places_tile_points_land_where_st_asmvtgeom_puts_them(
     assert any(slug.startswith("test-edge") for slug, _, _ in got)
 
 
+def tile_of(lon: float, lat: float, zoom: int) -> str:
+    n = 2**zoom
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return f"{zoom}/{int((lon + 180) / 360 * n)}/{int(y)}"
+
+
+async def test_low_zoom_places_tiles_show_the_most_populous_place_of_each_cell(
+    client: httpx.AsyncClient, conn: AsyncConnection
+) -> None:
+    # Two places 600 m apart in the desert west of Ramadi: one cell at every zoom below 8 (a z7 cell is ~10 km).
+    big = await make_place(conn, "test-big", lon=42.0, lat=32.6)
+    small = await make_place(conn, "test-small", lon=42.005, lat=32.602)
+    weigh = text("UPDATE place SET population = :pop WHERE id = :id")
+    await conn.execute(weigh, {"pop": 5000, "id": big})
+    await conn.execute(weigh, {"pop": 10, "id": small})
+
+    async def shown(zoom: int) -> set[str]:
+        response = await client.get(
+            f"/v1/tiles/places/{tile_of(42.0, 32.6, zoom)}.mvt", params={"at": "2016-12-20"}
+        )
+        return {f["properties"]["slug"] for f in decode(response, "places")} & {"test-big", "test-small"}
+
+    assert [await shown(zoom) for zoom in (4, 6, 7)] == [{"test-big"}] * 3
+    assert await shown(8) == await shown(12) == {"test-big", "test-small"}
+    await conn.execute(weigh, {"pop": 6000, "id": small})
+    assert [await shown(zoom) for zoom in (4, 6, 7, 8)] == [{"test-small"}] * 3 + [{"test-big", "test-small"}]
+
+
 async def test_places_tile_as_of_is_the_tile_as_it_stood(
     write_client: httpx.AsyncClient, ingest_headers: dict[str, str], write_engine: AsyncEngine
 ) -> None:
     def holders(response: httpx.Response) -> dict[str, Any]:
         return {f["properties"]["slug"]: f["properties"] for f in decode(response, "places")}
 
-    tile, day = f"/v1/tiles/places/{PALMYRA_Z8}.mvt", {"at": "2017-06-05"}
-    before = holders(await write_client.get(tile, params=day))
+    # At z8 every place; at z6 the places shown there (derived as of a moment for those only).
+    tiles, day = [f"/v1/tiles/places/{PALMYRA_Z8}.mvt", "/v1/tiles/places/6/38/25.mvt"], {"at": "2017-06-05"}
+    before = [holders(await write_client.get(tile, params=day)) for tile in tiles]
     then = await moment(write_engine)
     created = await write_client.post("/v1/events", json=event(), headers=ingest_headers)
     assert created.status_code == 201, created.text
-    now = holders(await write_client.get(tile, params=day))
-    assert (before["palmyra"]["controller"], now["palmyra"]["controller"]) == ("syrian-army", "islamic-state")
-    assert now["palmyra"]["since"] == "2017-06-01"
+    now = [holders(await write_client.get(tile, params=day)) for tile in tiles]
+    assert (before[0]["palmyra"]["controller"], now[0]["palmyra"]["controller"]) == (
+        "syrian-army",
+        "islamic-state",
+    )
+    assert now[0]["palmyra"]["since"] == "2017-06-01"
+    assert len(now[1]) > 3
     # As of before the write: the very features of then, every place and attribute.
-    assert holders(await write_client.get(tile, params={**day, "as_of": then})) == before
-    assert holders(await write_client.get(tile, params={**day, "as_of": "2999-01-01"})) == now
+    for tile, then_features, now_features in zip(tiles, before, now, strict=True):
+        assert holders(await write_client.get(tile, params={**day, "as_of": then})) == then_features
+        assert holders(await write_client.get(tile, params={**day, "as_of": "2999-01-01"})) == now_features
 
 
 async def test_frontlines_tile(client: httpx.AsyncClient) -> None:

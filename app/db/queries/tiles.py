@@ -9,6 +9,7 @@ z9, the full rings clipped in EPSG:4326 first), so a tile never reprojects thous
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 from typing import Literal, get_args
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,26 +37,52 @@ TILE_BOUNDS = f"""
     )
 """
 
-# The places of the tile with their state on :at: one scan of ix_place_state_geom_valid, whose rows carry the
-# point already in web mercator. A point's tile coordinates are ST_AsMVTGeom's arithmetic done here (its affine
-# transform, then rounding half to even, as PostgreSQL's round(float8) does; + 0 makes a -0 a 0): the box keeps
-# only points within the buffer, so there is nothing to clip. tests/api/test_tiles.py checks them against
-# ST_AsMVTGeom's. `frame` is materialized so that the prepared statement's generic plan (the one a pooled
+# Below z8 a places tile shows one place per cell of a 32 x 32 grid over it, the most populous: a z6 tile over the
+# data would otherwise hold ~24,000 points at 100,000 places (213 ms to build), far more than it can show apart.
+# place_zoom holds the places shown below z8 with the least zoom each shows at (app/db/sql/refresh_place_zooms.sql).
+THINNED_BELOW = 8
+
+
+def places_in_tile(zoom: int) -> tuple[str, str]:
+    """How a places tile finds its places' states on :at (a CTE it needs, and the join): at z8 and above, one scan
+    of ix_place_state_geom_valid (its rows carry the point in web mercator already); below, the few places
+    place_zoom shows at this zoom, found first (materialized, so the planner cannot start from the states), then
+    each one's state by key (by the web-mercator box: a test of the states' points would make the planner scan
+    them all)."""
+    if zoom >= THINNED_BELOW:
+        return "", f"JOIN {STATES_AT} ON cp.geom && frame.box AND {STATE_ON_DATE}"
+    shown = f"""shown AS MATERIALIZED (
+        SELECT pz.place_id FROM frame
+        JOIN place_zoom AS pz ON pz.geom_3857 && frame.buffered AND pz.min_zoom <= {zoom}
+    ), """
+    return (
+        shown,
+        f"""JOIN shown ON true
+        JOIN {STATES_AT} ON cp.place_id = shown.place_id AND {STATE_ON_DATE}""",
+    )
+
+
+# The places of the tile with their state on :at. A point's tile coordinates are ST_AsMVTGeom's arithmetic done
+# here (its affine transform, then rounding half to even, as PostgreSQL's round(float8) does; + 0 makes a -0 a 0):
+# the box keeps only points within the buffer, so there is nothing to clip. tests/api/test_tiles.py checks them
+# against ST_AsMVTGeom's. `frame` is materialized so that the prepared statement's generic plan (the one a pooled
 # connection settles on) computes the envelope once, not for every row: inlined, a dense tile cost ~40% more CPU.
-PLACES_TILE = f"""
+def places_tile(zoom: int) -> str:
+    shown, join = places_in_tile(zoom)
+    return f"""
     WITH {TILE_BOUNDS}, frame AS MATERIALIZED (
-        SELECT bounds.box, ST_XMin(bounds.env) AS x0, ST_YMax(bounds.env) AS y0,
+        SELECT bounds.box, bounds.buffered, ST_XMin(bounds.env) AS x0, ST_YMax(bounds.env) AS y0,
                {EXTENT} / (ST_XMax(bounds.env) - ST_XMin(bounds.env)) AS fx,
                -({EXTENT} / (ST_YMax(bounds.env) - ST_YMin(bounds.env))) AS fy
         FROM bounds
-    ), features AS MATERIALIZED (
+    ), {shown}features AS MATERIALIZED (
         SELECT cp.place_id AS id, cp.slug, cp.name, cp.kind,
                {STATUS} AS status, a.slug AS controller, a.color, {BASIS} AS basis,
                CAST(lower({STATE_VALID}) AS text) AS since,
                ST_MakePoint(round(ST_X(cp.geom_3857) * frame.fx + (-frame.x0 * frame.fx)) + 0,
                             round(ST_Y(cp.geom_3857) * frame.fy + (-frame.y0 * frame.fy)) + 0) AS geom
         FROM frame
-        JOIN {STATES_AT} ON cp.geom && frame.box AND {STATE_ON_DATE}
+        {join}
         {TERRITORY_AT}
         LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
     )
@@ -106,19 +133,23 @@ FRONTLINES_TILE = f"""
 """
 
 
+@cache
 def tile_sql(layer: Layer, zoom: int) -> str:
     if layer == "places":
-        return PLACES_TILE
+        return places_tile(zoom)
     if layer == "territories":
         return territories_tile(zoom)
     return FRONTLINES_TILE
 
 
-# As of a moment, the periods are derived for the tile's places only (with its buffer, as a live tile has them).
-PLACES_IN_TILE = (
-    "ARRAY(SELECT p.id FROM place AS p "
-    f"WHERE p.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4326))"
-)
+# As of a moment, the periods are derived for the tile's places only (with its buffer, as a live tile has them):
+# below z8, those place_zoom shows at the zoom.
+@cache
+def places_derived(zoom: int) -> str:
+    buffered = f"ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT})"
+    if zoom >= THINNED_BELOW:
+        return f"ARRAY(SELECT p.id FROM place AS p WHERE p.geom && ST_Transform({buffered}, 4326))"
+    return f"ARRAY(SELECT pz.place_id FROM place_zoom AS pz WHERE pz.geom_3857 && {buffered} AND pz.min_zoom <= {zoom})"
 
 
 async def tile_mvt(
@@ -126,7 +157,7 @@ async def tile_mvt(
 ) -> bytes | None:
     """One Mapbox vector tile of `layer` on `at`, built by PostGIS; None when nothing of it is in the tile. As
     the record stood at `as_of` when given."""
-    statement = at_moment(tile_sql(layer, z), as_of, PLACES_IN_TILE)
+    statement = at_moment(tile_sql(layer, z), as_of, places_derived(z))
     body = await conn.scalar(statement, {"z": z, "x": x, "y": y, "at": at, "as_of": as_of})
     return bytes(body) if body else None
 
@@ -184,7 +215,8 @@ FIELDS = {
     },
 }
 DESCRIPTIONS = {
-    "places": "Every place with its state on the date: status, controller and its colour",
+    "places": "Every place with its state on the date: status, controller and its colour (below z8, one place "
+    "per cell of a 32 x 32 grid over the tile: the most populous, then the earliest recorded)",
     "territories": "Areas held on the date, by actor (simplified to about a pixel per zoom)",
     "frontlines": "Front lines in force on the date, with both sides",
 }

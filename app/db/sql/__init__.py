@@ -57,6 +57,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "control_period_changed",
     "control_event_precision_changed",
     "place_changed",
+    "refresh_place_zooms",
     "territory_changed",
     "control_event_changed",
     "control_event_source_changed",
