@@ -344,9 +344,24 @@ class PlaceState(Base):
     territory_id: Mapped[int | None] = mapped_column(Integer)
 
 
+class PlaceTerritory(Base):
+    """Which territory a read shows for a place on the dates one covers it (of those covering its point: exact
+    over approximate, then the latest, then the lowest id), as stretches; no row for a date none covers. Derived
+    by the database (`derive_place_territories`), kept by triggers on place and territory; the place's states
+    read it. Never written directly."""
+
+    __tablename__ = "place_territory"
+    __table_args__ = (CheckConstraint("NOT isempty(valid)", name="valid_not_empty"),)
+
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"), primary_key=True)
+    valid: Mapped[Range[date]] = mapped_column(DATERANGE, primary_key=True)
+    # No foreign key: a deleted territory's places are refreshed instead (as place_state's territory_id).
+    territory_id: Mapped[int] = mapped_column(Integer)
+
+
 class PlaceZoom(Base):
     """The places a places tile below z8 shows, with the least zoom each shows at (one per cell of a 32 x 32 grid
-    over a tile, the most populous, then the lowest id; from z8 on every place is shown, and has no row here).
+    over a tile, the most prominent: `place_prominence`; from z8 on every place is shown, and has no row here).
     Derived by the database (`refresh_place_zooms`), kept by triggers on place; never written directly."""
 
     __tablename__ = "place_zoom"

@@ -1,4 +1,4 @@
-"""Places tiles below z8 thinned: one place per cell of a 32 x 32 grid over the tile, the most populous.
+"""Places tiles below z8 thinned: one place per cell of a 32 x 32 grid over the tile, the most prominent.
 
 At 100,000 places a z6 tile over the data held ~24,000 points (213 ms to build, half of it ST_AsMVT) and a z7
 one ~6,000 (54 ms): more than a 512-pixel tile can show apart. place_zoom keeps, for the places shown below z8,
@@ -54,4 +54,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION place_zooms_changed()")
     op.execute("DROP FUNCTION refresh_place_zooms(geometry[])")
     op.execute("DROP FUNCTION place_zoom_cell(geometry, integer)")
+    op.execute("DROP FUNCTION place_prominence(text, integer, integer)")
     op.drop_table("place_zoom")

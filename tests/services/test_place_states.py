@@ -446,3 +446,8 @@ async def test_as_of_shows_the_territory_as_it_stood_before_it_changed(write_eng
         assert [
             await shown(conn, at, before) for at in ("2011-06-01", "2012-06-01", "2013-06-01", "2014-06-01")
         ] == [wide, exact, exact, exact]
+        # As of a moment after the last territory write, the kept territories serve (no ring is tested).
+        after = await conn.scalar(text("SELECT clock_timestamp()"))
+        assert [
+            await shown(conn, at, after) for at in ("2011-06-01", "2012-06-01", "2013-06-01", "2014-06-01")
+        ] == [wide, exact, wide, later]

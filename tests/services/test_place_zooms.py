@@ -1,5 +1,6 @@
 """place_zoom, kept by triggers on place, is always the thinning computed from scratch: below z8 a tile shows one
-place per cell of a 32 x 32 grid over it, the most populous (then the lowest id), whatever writes the places."""
+place per cell of a 32 x 32 grid over it, the most prominent (cities, towns, the other kinds, villages; then the
+most populous, then the lowest id), whatever writes the places."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.factories import make_place
 GRID_BITS = 5  # 32 cells a side
 THINNED_BELOW = 8
 HALF_WORLD = 20037508.342789244  # metres, web mercator
+KIND_RANK = {"city": 0, "town": 1, "village": 3}  # every other kind: 2
 
 
 def cell(lon: float, lat: float, zoom: int) -> tuple[int, int]:
@@ -30,16 +32,16 @@ def cell(lon: float, lat: float, zoom: int) -> tuple[int, int]:
 
 async def expected(conn: AsyncConnection) -> dict[int, int]:
     """Each place shown below z8 -> the least zoom it is shown at, from every place as it is now."""
-    places = (await conn.execute(text("SELECT id, ST_X(geom), ST_Y(geom), population FROM place"))).all()
-    best: dict[tuple[int, tuple[int, int]], tuple[int, int]] = {}
-    for place_id, lon, lat, population in places:
-        rank = (-(population if population is not None else -1), place_id)
+    places = (await conn.execute(text("SELECT id, ST_X(geom), ST_Y(geom), kind, population FROM place"))).all()
+    best: dict[tuple[int, tuple[int, int]], tuple[int, int, int]] = {}
+    for place_id, lon, lat, kind, population in places:
+        rank = (KIND_RANK.get(kind, 2), -(population if population is not None else -1), place_id)
         for zoom in range(THINNED_BELOW):
             key = (zoom, cell(lon, lat, zoom))
             if key not in best or rank < best[key]:
                 best[key] = rank
     shown: dict[int, int] = {}
-    for (zoom, _), (_, place_id) in best.items():
+    for (zoom, _), (*_, place_id) in best.items():
         shown[place_id] = min(zoom, shown.get(place_id, THINNED_BELOW))
     return shown
 
@@ -49,7 +51,7 @@ async def stored(conn: AsyncConnection) -> dict[int, int]:
         text("""SELECT z.place_id, z.min_zoom FROM place_zoom AS z JOIN place AS p ON p.id = z.place_id
                 WHERE ST_Equals(z.geom_3857, ST_Transform(p.geom, 3857))""")
     )
-    kept = {int(place_id): int(min_zoom) for place_id, min_zoom in rows.tuples()}
+    kept = {int(place_id): int(min_zoom) for place_id, min_zoom in rows}
     assert await conn.scalar(text("SELECT count(*) FROM place_zoom")) == len(kept), "a stale point"
     return kept
 
@@ -67,7 +69,9 @@ async def test_place_zooms_follow_random_place_writes(conn: AsyncConnection) -> 
         return None if rng.random() < 0.3 else rng.choice([rng.randrange(0, 1000), 50_000, 50_000])
 
     for step in range(60):
-        action = rng.choice(["add", "add-many", "move", "weigh", "weigh-many", "delete", "move-and-weigh"])
+        action = rng.choice(
+            ["add", "add-many", "move", "weigh", "weigh-many", "rekind", "delete", "move-and-weigh"]
+        )
         if action == "add":
             places.append(await make_place(conn, **point()))
         elif action == "add-many":  # one statement, several places
@@ -91,6 +95,11 @@ async def test_place_zooms_follow_random_place_writes(conn: AsyncConnection) -> 
             await conn.execute(
                 text("UPDATE place SET population = :pop WHERE id = :id"),
                 {"pop": population(), "id": rng.choice(places)},
+            )
+        elif action == "rekind":
+            await conn.execute(
+                text("UPDATE place SET kind = :kind WHERE id = :id"),
+                {"kind": rng.choice(["city", "town", "village", "airbase"]), "id": rng.choice(places)},
             )
         elif action == "weigh-many":  # seed places too: one statement changing several cells' winners
             await conn.execute(

@@ -37,7 +37,7 @@ TILE_BOUNDS = f"""
     )
 """
 
-# Below z8 a places tile shows one place per cell of a 32 x 32 grid over it, the most populous: a z6 tile over the
+# Below z8 a places tile shows one place per cell of a 32 x 32 grid over it, the most prominent: a z6 tile over the
 # data would otherwise hold ~24,000 points at 100,000 places (213 ms to build), far more than it can show apart.
 # place_zoom holds the places shown below z8 with the least zoom each shows at (app/db/sql/refresh_place_zooms.sql).
 THINNED_BELOW = 8
@@ -216,7 +216,7 @@ FIELDS = {
 }
 DESCRIPTIONS = {
     "places": "Every place with its state on the date: status, controller and its colour (below z8, one place "
-    "per cell of a 32 x 32 grid over the tile: the most populous, then the earliest recorded)",
+    "per cell of a 32 x 32 grid over the tile: cities, then towns, other kinds, villages; the most populous first)",
     "territories": "Areas held on the date, by actor (simplified to about a pixel per zoom)",
     "frontlines": "Front lines in force on the date, with both sides",
 }

@@ -52,6 +52,8 @@ INSTALL_ORDER: tuple[str, ...] = (
     "territory_prepare_geometry",
     "derive_control_periods",
     "recompute_control_periods",
+    "derive_place_territories",
+    "refresh_place_territories",
     "derive_place_states",
     "refresh_place_states",
     "control_period_changed",

@@ -7,11 +7,11 @@
 -- of a date reads one row per place from one index and joins nothing per place. place_ids NULL = every place.
 -- The period's confidence and rival claims are copied with it (NULL, none and not disputed for a stretch no
 -- period covers). min_confidence (as derive_control_periods) derives the periods from the surer events only.
--- A stretch no period covers is split by the territories covering the place's point (as the record stands, or
--- stood at `as_of`, from territory_version), each piece carrying the territory a read of a date in it shows
--- (territory_id, NULL: none), by the rule the reads had applied per place: an exact territory over an
--- approximate one, then the latest lower(valid) (NULLs first, as DESC sorts them), then the lowest id. So a read
--- joins that territory by its key instead of testing its rings (~80 µs a place, app/db/queries/control.py).
+-- A stretch no period covers is split by the territories covering the place's point, each piece carrying the
+-- territory a read of a date in it shows (territory_id, NULL: none; derive_place_territories says which), so a
+-- read joins that territory by its key instead of testing its rings (~80 µs a place, app/db/queries/control.py).
+-- Which territory is read from place_territory, unless `as_of` is given and a territory was written after it:
+-- then it is derived from territory_version as it stood, testing the rings.
 -- place_state holds what this returns with as_of and min_confidence NULL (refresh_place_states); as_of and
 -- confidence= answers read it directly.
 CREATE OR REPLACE FUNCTION derive_place_states(as_of timestamptz, place_ids integer[],
@@ -55,30 +55,30 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
         FROM places AS p
         LEFT JOIN (SELECT s.place_id, range_agg(s.valid) AS covered FROM periods AS s GROUP BY s.place_id) AS k
             ON k.place_id = p.id
-    ), covering AS (
-        -- The territories covering each place's point, in the order they win; `ahead`, the dates of those
-        -- ahead of each.
-        SELECT c.place_id, c.id, c.valid,
-               range_agg(c.valid) OVER (PARTITION BY c.place_id ORDER BY c.approximate, lower(c.valid) DESC, c.id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS ahead
-        FROM (SELECT p.id AS place_id, t.id, t.valid, t.approximate
-              FROM places AS p JOIN territory AS t ON ST_Covers(t.geom, p.geom)
-              WHERE as_of IS NULL
-              UNION ALL
-              SELECT p.id, t.territory_id, t.valid, t.approximate
-              FROM places AS p JOIN territory_version AS t
-                  ON ST_Covers(t.geom, p.geom) AND t.recorded @> as_of AND t.change <> 'deleted'
-              WHERE as_of IS NOT NULL) AS c
+    ), territories_since AS (
+        -- Whether the territories changed after as_of (a version recorded since): only then do they differ.
+        SELECT as_of IS NOT NULL AND EXISTS (SELECT 1 FROM territory_version AS t WHERE lower(t.recorded) > as_of)
+            AS changed
+    ), winners AS (
+        SELECT w.place_id, w.valid, w.territory_id
+        FROM place_territory AS w
+        WHERE w.place_id = ANY(place_ids) AND NOT (SELECT changed FROM territories_since)
+        UNION ALL
+        SELECT w.place_id, w.valid, w.territory_id
+        FROM place_territory AS w
+        WHERE place_ids IS NULL AND NOT (SELECT changed FROM territories_since)
+        UNION ALL
+        SELECT d.place_id, d.valid, d.territory_id
+        FROM derive_place_territories(as_of, place_ids) AS d
+        WHERE (SELECT changed FROM territories_since)
     ), shares AS (
-        -- Each territory's share of the uncovered dates: in force, and no territory ahead of it is; then the
-        -- dates no territory covers.
-        SELECT u.place_id, c.id AS territory_id,
-               u.rest * datemultirange(c.valid) - coalesce(c.ahead, '{}') AS dates
-        FROM uncovered AS u JOIN covering AS c ON c.place_id = u.place_id
+        -- Each territory's share of the uncovered dates; then the dates no territory covers.
+        SELECT u.place_id, w.territory_id, u.rest * datemultirange(w.valid) AS dates
+        FROM uncovered AS u JOIN winners AS w ON w.place_id = u.place_id
         UNION ALL
         SELECT u.place_id, NULL, u.rest - coalesce(a.anywhere, '{}')
         FROM uncovered AS u
-        LEFT JOIN (SELECT c.place_id, range_agg(c.valid) AS anywhere FROM covering AS c GROUP BY c.place_id) AS a
+        LEFT JOIN (SELECT w.place_id, range_agg(w.valid) AS anywhere FROM winners AS w GROUP BY w.place_id) AS a
             ON a.place_id = u.place_id
     ), stretches AS (
         SELECT s.place_id, s.valid, s.actor_id, s.status, s.party_ids, s.control_event_id,

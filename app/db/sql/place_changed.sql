@@ -1,10 +1,13 @@
 -- A new place's timeline (one stretch, unknown, split by the territories covering it) and a moved or renamed
 -- place's copy of its point, slug, name and kind in place_state; a moved place may stand in other territories,
--- so its states are refreshed too. A deleted place's states go with it (the foreign key cascades).
+-- so which it shows, and its states, are refreshed too. A deleted place's rows go with it (foreign keys cascade).
 CREATE OR REPLACE FUNCTION place_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    moved integer[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        PERFORM refresh_place_territories(ARRAY(SELECT id FROM new_rows));
         PERFORM refresh_place_states(ARRAY(SELECT id FROM new_rows));
     ELSE
         UPDATE place_state AS s
@@ -12,8 +15,10 @@ BEGIN
         FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
         WHERE s.place_id = n.id
           AND (n.geom, n.slug, n.name, n.kind) IS DISTINCT FROM (o.geom, o.slug, o.name, o.kind);
-        PERFORM refresh_place_states(ARRAY(
-            SELECT n.id FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id WHERE n.geom IS DISTINCT FROM o.geom));
+        moved := ARRAY(
+            SELECT n.id FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id WHERE n.geom IS DISTINCT FROM o.geom);
+        PERFORM refresh_place_territories(moved);
+        PERFORM refresh_place_states(moved);
     END IF;
     RETURN NULL;
 END

@@ -1,9 +1,17 @@
 -- Which places a places tile below z8 shows (app/db/queries/tiles.py): one per cell of a 32 x 32 grid over the
--- tile, the most populous of the cell (then the lowest id), as a map thins labels. The cells of zoom z are the
+-- tile, the most prominent of the cell (place_prominence), as a map thins labels. The cells of zoom z are the
 -- web-mercator quadtree's tiles of level z + 5, so each is split in four at the next zoom, and the place shown
 -- in a cell is shown in every cell holding it at deeper zooms: a place has the least zoom it shows at,
 -- `min_zoom`, and place_zoom keeps those below 8 (from z8 on every place is shown). Nothing here depends on a
 -- date: the same places are shown on every date, so a map's points do not jump as its date moves.
+
+-- How places rank for a cell, first first: cities, then towns, then the strongholds and crossings a war turns on,
+-- then villages; by population within a kind (a place without one last), then the earliest recorded.
+CREATE OR REPLACE FUNCTION place_prominence(kind text, population integer, id integer) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY[CASE kind WHEN 'city' THEN 0 WHEN 'town' THEN 1 WHEN 'village' THEN 3 ELSE 2 END,
+                 -coalesce(population, -1), id]::bigint[]
+$$;
 
 -- The cell of zoom `zoom` holding a web-mercator point: its column and row in the quadtree level zoom + 5.
 CREATE OR REPLACE FUNCTION place_zoom_cell(point_3857 geometry, zoom integer) RETURNS integer[]
@@ -15,7 +23,7 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
               2 ^ (zoom + 5) - 1)::integer]
 $$;
 
--- Places were added, moved, re-weighed (population) or deleted at `points` (EPSG:4326, old and new positions):
+-- Places were added, moved, re-ranked (kind, population) or deleted at `points` (EPSG:4326, old and new positions):
 -- the cells holding them are decided again, finest first. The best of a cell at z7 is the best of its places;
 -- below, the best of the winners of its four quarters, just decided. A cell's former winner that lost is shown
 -- from the next zoom on (it still wins its quarter); the winner is shown from this zoom, or a lower one when it
@@ -36,18 +44,18 @@ BEGIN
         ), boxes AS (
             SELECT cell, ST_TileEnvelope(zoom + 5, cell[1], cell[2]) AS box FROM cells
         ), contenders AS (
-            SELECT b.cell, p.id, p.population, p.geom
+            SELECT b.cell, p.id, place_prominence(p.kind, p.population, p.id) AS rank, p.geom
             FROM boxes AS b
             JOIN place AS p ON p.geom && ST_Expand(ST_Transform(b.box, 4326), 1e-9)
             WHERE zoom = 7 AND place_zoom_cell(ST_Transform(p.geom, 3857), zoom) = b.cell
             UNION ALL
-            SELECT b.cell, p.id, p.population, p.geom
+            SELECT b.cell, p.id, place_prominence(p.kind, p.population, p.id), p.geom
             FROM boxes AS b
             JOIN place_zoom AS z ON z.geom_3857 && ST_Expand(b.box, 0.001)
             JOIN place AS p ON p.id = z.place_id
             WHERE zoom < 7 AND z.min_zoom <= zoom + 1 AND place_zoom_cell(z.geom_3857, zoom) = b.cell
         ), winners AS (
-            SELECT DISTINCT ON (cell) cell, id, geom FROM contenders ORDER BY cell, population DESC NULLS LAST, id
+            SELECT DISTINCT ON (cell) cell, id, geom FROM contenders ORDER BY cell, rank
         ), lost AS (
             SELECT z.place_id
             FROM boxes AS b
@@ -68,7 +76,7 @@ BEGIN
 END
 $$;
 
--- Once per statement (transition tables): the positions of the places added, deleted, or moved or re-weighed.
+-- Once per statement (transition tables): the positions of the places added, deleted, or moved or re-ranked.
 CREATE OR REPLACE FUNCTION place_zooms_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -81,7 +89,7 @@ BEGIN
             SELECT g
             FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id,
                  LATERAL (VALUES (o.geom), (n.geom)) AS moved(g)
-            WHERE (n.geom, n.population) IS DISTINCT FROM (o.geom, o.population)));
+            WHERE (n.geom, n.kind, n.population) IS DISTINCT FROM (o.geom, o.kind, o.population)));
     END IF;
     RETURN NULL;
 END
