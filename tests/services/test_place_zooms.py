@@ -32,7 +32,9 @@ def cell(lon: float, lat: float, zoom: int) -> tuple[int, int]:
 
 async def expected(conn: AsyncConnection) -> dict[int, int]:
     """Each place shown below z8 -> the least zoom it is shown at, from every place as it is now."""
-    places = (await conn.execute(text("SELECT id, ST_X(geom), ST_Y(geom), kind, population FROM place"))).all()
+    places = (
+        await conn.execute(text("SELECT id, ST_X(geom), ST_Y(geom), kind, population FROM place"))
+    ).all()
     best: dict[tuple[int, tuple[int, int]], tuple[int, int, int]] = {}
     for place_id, lon, lat, kind, population in places:
         rank = (KIND_RANK.get(kind, 2), -(population if population is not None else -1), place_id)
