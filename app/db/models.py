@@ -313,6 +313,17 @@ class PlaceState(Base):
         CheckConstraint("(status IS NULL) = (control_event_id IS NULL)", name="known_with_event"),
         ExcludeConstraint(("place_id", "="), ("valid", "&&"), name="excl_place_state_overlap", using="gist"),
         Index("ix_place_state_geom_valid", "geom", "valid", postgresql_using="gist"),
+        # What a places tile below z8 reads: the rows shown at each zoom (migration 0018).
+        *(
+            Index(
+                f"ix_place_state_shown_z{zoom}",
+                "geom",
+                "valid",
+                postgresql_using="gist",
+                postgresql_where=text(f"min_zoom <= {zoom}"),
+            )
+            for zoom in range(8)
+        ),
     )
     # No key column: a row is its place and stretch (the exclusion constraint keeps them apart).
     __mapper_args__ = {"primary_key": ["place_id", "valid"]}
@@ -342,6 +353,8 @@ class PlaceState(Base):
     # Over a stretch no period covers, the territory a read of a date in it shows (NULL: none); kept by the
     # territory triggers, no foreign key (a deleted territory's places are refreshed instead).
     territory_id: Mapped[int | None] = mapped_column(Integer)
+    # The least zoom a places tile shows the place at (PlaceZoom's; NULL: from z8 on, with every place).
+    min_zoom: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class PlaceTerritory(Base):

@@ -55,6 +55,8 @@ async def stored(conn: AsyncConnection) -> dict[int, int]:
     )
     kept = {int(place_id): int(min_zoom) for place_id, min_zoom in rows}
     assert await conn.scalar(text("SELECT count(*) FROM place_zoom")) == len(kept), "a stale point"
+    copied = "SELECT count(*) FROM place_state AS s LEFT JOIN place_zoom AS z USING (place_id) WHERE s.min_zoom IS DISTINCT FROM z.min_zoom"
+    assert await conn.scalar(text(copied)) == 0, "a state row without its place's least zoom"
     return kept
 
 

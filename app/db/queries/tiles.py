@@ -39,27 +39,17 @@ TILE_BOUNDS = f"""
 
 # Below z8 a places tile shows one place per cell of a 32 x 32 grid over it, the most prominent: a z6 tile over the
 # data would otherwise hold ~24,000 points at 100,000 places (213 ms to build), far more than it can show apart.
-# place_zoom holds the places shown below z8 with the least zoom each shows at (app/db/sql/refresh_place_zooms.sql).
+# Each state row carries the least zoom its place shows at (place_zoom, app/db/sql/refresh_place_zooms.sql), and
+# each zoom below 8 has a partial index of the rows it shows (migration 0018): its condition, written with the
+# zoom as a literal, is what lets the planner take that index.
 THINNED_BELOW = 8
 
 
-def places_in_tile(zoom: int) -> tuple[str, str]:
-    """How a places tile finds its places' states on :at (a CTE it needs, and the join): at z8 and above, one scan
-    of ix_place_state_geom_valid (its rows carry the point in web mercator already); below, the few places
-    place_zoom shows at this zoom, found first (materialized, so the planner cannot start from the states), then
-    each one's state by key (by the web-mercator box: a test of the states' points would make the planner scan
-    them all)."""
-    if zoom >= THINNED_BELOW:
-        return "", f"JOIN {STATES_AT} ON cp.geom && frame.box AND {STATE_ON_DATE}"
-    shown = f"""shown AS MATERIALIZED (
-        SELECT pz.place_id FROM frame
-        JOIN place_zoom AS pz ON pz.geom_3857 && frame.buffered AND pz.min_zoom <= {zoom}
-    ), """
-    return (
-        shown,
-        f"""JOIN shown ON true
-        JOIN {STATES_AT} ON cp.place_id = shown.place_id AND {STATE_ON_DATE}""",
-    )
+def places_in_tile(zoom: int) -> str:
+    """The states a places tile reads on :at: one scan of a GiST index over (geom, valid), whose rows carry the
+    point in web mercator already; below z8, of the partial index holding the places shown at this zoom."""
+    shown = "" if zoom >= THINNED_BELOW else f" AND cp.min_zoom <= {zoom}"
+    return f"JOIN {STATES_AT} ON cp.geom && frame.box AND {STATE_ON_DATE}{shown}"
 
 
 # The places of the tile with their state on :at. A point's tile coordinates are ST_AsMVTGeom's arithmetic done
@@ -68,21 +58,20 @@ def places_in_tile(zoom: int) -> tuple[str, str]:
 # against ST_AsMVTGeom's. `frame` is materialized so that the prepared statement's generic plan (the one a pooled
 # connection settles on) computes the envelope once, not for every row: inlined, a dense tile cost ~40% more CPU.
 def places_tile(zoom: int) -> str:
-    shown, join = places_in_tile(zoom)
     return f"""
     WITH {TILE_BOUNDS}, frame AS MATERIALIZED (
-        SELECT bounds.box, bounds.buffered, ST_XMin(bounds.env) AS x0, ST_YMax(bounds.env) AS y0,
+        SELECT bounds.box, ST_XMin(bounds.env) AS x0, ST_YMax(bounds.env) AS y0,
                {EXTENT} / (ST_XMax(bounds.env) - ST_XMin(bounds.env)) AS fx,
                -({EXTENT} / (ST_YMax(bounds.env) - ST_YMin(bounds.env))) AS fy
         FROM bounds
-    ), {shown}features AS MATERIALIZED (
+    ), features AS MATERIALIZED (
         SELECT cp.place_id AS id, cp.slug, cp.name, cp.kind,
                {STATUS} AS status, a.slug AS controller, a.color, {BASIS} AS basis,
                CAST(lower({STATE_VALID}) AS text) AS since,
                ST_MakePoint(round(ST_X(cp.geom_3857) * frame.fx + (-frame.x0 * frame.fx)) + 0,
                             round(ST_Y(cp.geom_3857) * frame.fy + (-frame.y0 * frame.fy)) + 0) AS geom
         FROM frame
-        {join}
+        {places_in_tile(zoom)}
         {TERRITORY_AT}
         LEFT JOIN actor AS a ON a.id = {HOLDER_ID}
     )

@@ -3,8 +3,9 @@
 -- derive_control_periods), and the stretches no period covers (status unknown: no holder, no event). With each
 -- row, what a map shows that is not in the period itself: the end of the uncertainty window of the period's
 -- event (a month-precision event may have happened any day of its month, so until then the state is only
--- possible), and the place's point (EPSG:4326 and web mercator), slug, name and kind, so that a tile or a map
--- of a date reads one row per place from one index and joins nothing per place. place_ids NULL = every place.
+-- possible), and the place's point (EPSG:4326 and web mercator), slug, name and kind, and the least zoom a
+-- places tile shows it at below z8 (place_zoom; NULL: from z8), so that a tile or a map of a date reads one row
+-- per place from one index and joins nothing per place. place_ids NULL = every place.
 -- The period's confidence and rival claims are copied with it (NULL, none and not disputed for a stretch no
 -- period covers). min_confidence (as derive_control_periods) derives the periods from the surer events only.
 -- A stretch no period covers is split by the territories covering the place's point, each piece carrying the
@@ -19,7 +20,7 @@ CREATE OR REPLACE FUNCTION derive_place_states(as_of timestamptz, place_ids inte
 RETURNS TABLE (place_id integer, valid daterange, actor_id integer, status text, party_ids integer[],
                control_event_id integer, uncertain_until date, geom geometry, geom_3857 geometry, slug text,
                name text, kind text, confidence text, rival_event_ids integer[], disputed boolean,
-               territory_id integer)
+               territory_id integer, min_zoom smallint)
 -- As derive_control_periods: no JIT and no parallel workers for what is, for a few places, a millisecond.
 LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
     -- One branch per case, each a plain condition an index serves (see derive_control_periods).
@@ -92,6 +93,6 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
     )
     SELECT s.place_id, s.valid, s.actor_id, s.status, s.party_ids, s.control_event_id, s.uncertain_until,
            p.geom, ST_Transform(p.geom, 3857), p.slug, p.name, p.kind, s.confidence, s.rival_event_ids, s.disputed,
-           s.territory_id
-    FROM stretches AS s JOIN places AS p ON p.id = s.place_id
+           s.territory_id, z.min_zoom
+    FROM stretches AS s JOIN places AS p ON p.id = s.place_id LEFT JOIN place_zoom AS z ON z.place_id = s.place_id
 $$;

@@ -2,7 +2,7 @@
 -- triggers of control_period, control_event, place and territory. Only the rows that changed are rewritten,
 -- compared through one hashable key as recompute_control_periods does (NULLs made values: NOT IN is never true when a
 -- key holds a NULL; disputed follows from rival_event_ids); the place's point, slug, name and kind are copied
--- with the row (place_changed keeps them).
+-- with the row (place_changed keeps them), and the least zoom it shows at (refresh_place_zooms keeps it).
 -- Locking the places as recompute_control_periods does serialises this
 -- with a concurrent writer of the same places, so neither stores states derived from what the other replaces.
 CREATE OR REPLACE FUNCTION refresh_place_states(place_ids integer[]) RETURNS void
@@ -18,15 +18,15 @@ BEGIN
     WITH wanted AS MATERIALIZED (
         SELECT * FROM derive_place_states(NULL, place_ids)
     ), present AS MATERIALIZED (
-        SELECT s.place_id, s.valid, coalesce(s.actor_id, 0), coalesce(s.status, ''), coalesce(s.party_ids, '{}'), coalesce(s.control_event_id, 0), coalesce(s.uncertain_until, 'infinity'), coalesce(s.confidence, ''), s.rival_event_ids, coalesce(s.territory_id, 0) FROM place_state AS s WHERE s.place_id = ANY(place_ids)
+        SELECT s.place_id, s.valid, coalesce(s.actor_id, 0), coalesce(s.status, ''), coalesce(s.party_ids, '{}'), coalesce(s.control_event_id, 0), coalesce(s.uncertain_until, 'infinity'), coalesce(s.confidence, ''), s.rival_event_ids, coalesce(s.territory_id, 0), coalesce(s.min_zoom, 8) FROM place_state AS s WHERE s.place_id = ANY(place_ids)
     ), gone AS (
         DELETE FROM place_state AS s
         WHERE s.place_id = ANY(place_ids)
-          AND (s.place_id, s.valid, coalesce(s.actor_id, 0), coalesce(s.status, ''), coalesce(s.party_ids, '{}'), coalesce(s.control_event_id, 0), coalesce(s.uncertain_until, 'infinity'), coalesce(s.confidence, ''), s.rival_event_ids, coalesce(s.territory_id, 0)) NOT IN (SELECT w.place_id, w.valid, coalesce(w.actor_id, 0), coalesce(w.status, ''), coalesce(w.party_ids, '{}'), coalesce(w.control_event_id, 0), coalesce(w.uncertain_until, 'infinity'), coalesce(w.confidence, ''), w.rival_event_ids, coalesce(w.territory_id, 0) FROM wanted AS w)
+          AND (s.place_id, s.valid, coalesce(s.actor_id, 0), coalesce(s.status, ''), coalesce(s.party_ids, '{}'), coalesce(s.control_event_id, 0), coalesce(s.uncertain_until, 'infinity'), coalesce(s.confidence, ''), s.rival_event_ids, coalesce(s.territory_id, 0), coalesce(s.min_zoom, 8)) NOT IN (SELECT w.place_id, w.valid, coalesce(w.actor_id, 0), coalesce(w.status, ''), coalesce(w.party_ids, '{}'), coalesce(w.control_event_id, 0), coalesce(w.uncertain_until, 'infinity'), coalesce(w.confidence, ''), w.rival_event_ids, coalesce(w.territory_id, 0), coalesce(w.min_zoom, 8) FROM wanted AS w)
         RETURNING 1
     )
-    INSERT INTO place_state (place_id, valid, actor_id, status, party_ids, control_event_id, uncertain_until, geom, geom_3857, slug, name, kind, confidence, rival_event_ids, disputed, territory_id)
+    INSERT INTO place_state (place_id, valid, actor_id, status, party_ids, control_event_id, uncertain_until, geom, geom_3857, slug, name, kind, confidence, rival_event_ids, disputed, territory_id, min_zoom)
     SELECT w.* FROM wanted AS w
-    WHERE (w.place_id, w.valid, coalesce(w.actor_id, 0), coalesce(w.status, ''), coalesce(w.party_ids, '{}'), coalesce(w.control_event_id, 0), coalesce(w.uncertain_until, 'infinity'), coalesce(w.confidence, ''), w.rival_event_ids, coalesce(w.territory_id, 0)) NOT IN (SELECT * FROM present) AND (SELECT count(*) FROM gone) >= 0;
+    WHERE (w.place_id, w.valid, coalesce(w.actor_id, 0), coalesce(w.status, ''), coalesce(w.party_ids, '{}'), coalesce(w.control_event_id, 0), coalesce(w.uncertain_until, 'infinity'), coalesce(w.confidence, ''), w.rival_event_ids, coalesce(w.territory_id, 0), coalesce(w.min_zoom, 8)) NOT IN (SELECT * FROM present) AND (SELECT count(*) FROM gone) >= 0;
 END
 $$;

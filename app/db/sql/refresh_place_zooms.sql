@@ -32,6 +32,7 @@ CREATE OR REPLACE FUNCTION refresh_place_zooms(points geometry[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     zoom integer;
+    touched integer[] := '{}';
 BEGIN
     IF cardinality(points) = 0 THEN
         RETURN;
@@ -63,16 +64,24 @@ BEGIN
             WHERE place_zoom_cell(z.geom_3857, zoom) = b.cell AND z.min_zoom <= zoom
               AND z.place_id NOT IN (SELECT id FROM winners)
         ), hidden AS (  -- a z7 loser is shown from z8 on, with every place
-            DELETE FROM place_zoom WHERE zoom = 7 AND place_id IN (SELECT place_id FROM lost) RETURNING 1
+            DELETE FROM place_zoom WHERE zoom = 7 AND place_id IN (SELECT place_id FROM lost) RETURNING place_id
         ), demoted AS (
             UPDATE place_zoom SET min_zoom = zoom + 1 WHERE zoom < 7 AND place_id IN (SELECT place_id FROM lost)
-            RETURNING 1
+            RETURNING place_id
+        ), shown AS (
+            INSERT INTO place_zoom (place_id, min_zoom, geom_3857)
+            SELECT w.id, zoom, ST_Transform(w.geom, 3857) FROM winners AS w
+            ON CONFLICT (place_id) DO UPDATE SET min_zoom = excluded.min_zoom, geom_3857 = excluded.geom_3857
+            RETURNING place_id
         )
-        INSERT INTO place_zoom (place_id, min_zoom, geom_3857)
-        SELECT w.id, zoom, ST_Transform(w.geom, 3857) FROM winners AS w
-        WHERE (SELECT count(*) FROM hidden) + (SELECT count(*) FROM demoted) >= 0
-        ON CONFLICT (place_id) DO UPDATE SET min_zoom = excluded.min_zoom, geom_3857 = excluded.geom_3857;
+        SELECT touched || array_agg(place_id) INTO touched
+        FROM (SELECT place_id FROM hidden UNION ALL SELECT place_id FROM demoted UNION ALL SELECT place_id FROM shown)
+            AS t;
     END LOOP;
+    -- Each state row carries its place's least zoom, for the places tile's partial indexes.
+    UPDATE place_state AS s SET min_zoom = z.min_zoom
+    FROM (SELECT DISTINCT unnest(touched) AS place_id) AS t LEFT JOIN place_zoom AS z ON z.place_id = t.place_id
+    WHERE s.place_id = t.place_id AND s.min_zoom IS DISTINCT FROM z.min_zoom;
 END
 $$;
 
