@@ -121,7 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.
+    # Reads follow the read-key setting (deps.ReadConnection admits the key, or deps.READ where there is none);
+    # writes check their own key's scope.
     for module in (places, control, actors, sources, events, territories, tiles, ogc, map_data, exports):
         app.include_router(module.router)
     install_browser_side(app, settings)
