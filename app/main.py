@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
         docs_url=None,  # served from the app's own assets (app/api/pages.py), not a CDN
         redoc_url=None,
+        # Territory configures no OpenTelemetry; FastAPI's own looked for providers anew on every request (three
+        # environment lookups and a provider check: ~5 µs of a one-place read).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings
@@ -121,7 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestGuard, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
-    # Reads follow the read-key setting (deps.READ on each); writes check their own key's scope.
+    # Reads follow the read-key setting (deps.ReadConnection admits the key, or deps.READ where there is none);
+    # writes check their own key's scope.
     for module in (places, control, actors, sources, events, territories, tiles, ogc, map_data, exports):
         app.include_router(module.router)
     install_browser_side(app, settings)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from app.api.auth import AdminKey
 from app.api.caching import cached
-from app.api.deps import READ, ReadConnection
+from app.api.deps import ReadConnection
 from app.api.filters import AsOf, HistoryPage
 from app.api.params import DateQuery, parse_date
 from app.api.responses import CREATED, PROBLEM, write, write_problems
@@ -45,25 +45,25 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/actors", response_model=list[ActorRead], dependencies=READ)
+@router.get("/actors", response_model=list[ActorRead])
 async def list_actors(request: Request, conn: ReadConnection, as_of: AsOf) -> Response:
     """Every armed actor, with its kind, aliases, parent and map colour."""
     return cached(request, await actors_json(conn, as_of=as_of), as_of=as_of)
 
 
-@router.get("/actors/{slug}", response_model=ActorDetail, dependencies=READ, responses=NOT_FOUND)
+@router.get("/actors/{slug}", response_model=ActorDetail, responses=NOT_FOUND)
 async def get_actor(request: Request, conn: ReadConnection, slug: str, as_of: AsOf) -> Response:
     """One actor, with its coalition memberships over time."""
     return cached(request, await actor_json(conn, slug, as_of=as_of), as_of=as_of)
 
 
-@router.get("/coalitions", response_model=list[CoalitionRead], dependencies=READ)
+@router.get("/coalitions", response_model=list[CoalitionRead])
 async def list_coalitions(request: Request, conn: ReadConnection, as_of: AsOf) -> Response:
     """Every coalition, with how many actors have ever been members."""
     return cached(request, await coalitions_json(conn, as_of=as_of), as_of=as_of)
 
 
-@router.get("/coalitions/{slug}", response_model=CoalitionDetail, dependencies=READ, responses=NOT_FOUND)
+@router.get("/coalitions/{slug}", response_model=CoalitionDetail, responses=NOT_FOUND)
 async def get_coalition(
     request: Request, conn: ReadConnection, slug: str, as_of: AsOf, at: DateQuery = None
 ) -> Response:
@@ -152,7 +152,6 @@ async def add_membership(
 @router.get(
     "/coalitions/{slug}/members/{membership_id}",
     response_model=MembershipRead,
-    dependencies=READ,
     responses={404: {"description": "No such membership of this coalition", **PROBLEM}},
 )
 async def get_membership(
@@ -204,7 +203,6 @@ async def remove_membership(
 @router.get(
     "/actors/{slug}/history",
     response_model=ResourceHistory,
-    dependencies=READ,
     responses={**NOT_FOUND, 400: {"description": "A bad cursor or limit", **PROBLEM}},
 )
 async def get_actor_history(
@@ -218,7 +216,6 @@ async def get_actor_history(
 @router.get(
     "/coalitions/{slug}/history",
     response_model=ResourceHistory,
-    dependencies=READ,
     responses={**NOT_FOUND, 400: {"description": "A bad cursor or limit", **PROBLEM}},
 )
 async def get_coalition_history(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SUFFIX = "-gzip"
@@ -36,10 +36,6 @@ COMPRESSIBLE = (
     "text/css",
     "text/plain",
 )
-
-
-def accepts_gzip(headers: Headers) -> bool:
-    return gzip_accepted(headers.get("accept-encoding", ""))
 
 
 def gzip_accepted(accept_encoding: str) -> bool:
@@ -68,6 +64,24 @@ def identity_tags(if_none_match: str) -> tuple[str, bool]:
     return ", ".join(tags), had_gzip
 
 
+def first_header(raw: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of a header in an ASGI header list (whose names are lower-case), without building a
+    Headers around it: this middleware reads a few headers of every request and answer."""
+    for key, value in raw:
+        if key == name:
+            return value
+    return None
+
+
+def add_vary(raw: list[tuple[bytes, bytes]]) -> None:
+    """`Vary: Accept-Encoding` on an answer's header list, after the values it has (add_vary_header's rule)."""
+    for index, (key, value) in enumerate(raw):
+        if key == b"vary":
+            raw[index] = (key, value + b", Accept-Encoding")
+            return
+    raw.append((b"vary", b"Accept-Encoding"))
+
+
 class GzipByEncoding:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -76,15 +90,20 @@ class GzipByEncoding:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_headers = Headers(scope=scope)
+        request_headers = scope["headers"]
         # HEAD answers carry the identity length and no body: nothing to compress.
-        wants_gzip = scope["method"] != "HEAD" and accepts_gzip(request_headers)
+        accept_encoding = first_header(request_headers, b"accept-encoding")
+        wants_gzip = (
+            scope["method"] != "HEAD"
+            and accept_encoding is not None
+            and gzip_accepted(accept_encoding.decode("latin-1"))
+        )
         client_had_gzip_tag = False
-        if if_none_match := request_headers.get("if-none-match"):
-            rewritten, client_had_gzip_tag = identity_tags(if_none_match)
+        if if_none_match := first_header(request_headers, b"if-none-match"):
+            rewritten, client_had_gzip_tag = identity_tags(if_none_match.decode("latin-1"))
             scope = dict(scope)
             scope["headers"] = [
-                (k, rewritten.encode("latin-1") if k == b"if-none-match" else v) for k, v in scope["headers"]
+                (k, rewritten.encode("latin-1") if k == b"if-none-match" else v) for k, v in request_headers
             ]
 
         start: Message | None = None
@@ -94,19 +113,19 @@ class GzipByEncoding:
         async def send_encoded(message: Message) -> None:
             nonlocal start, encoder, whole
             if message["type"] == "http.response.start":
-                headers = Headers(raw=message["headers"])
-                media = headers.get("content-type", "").split(";")[0].strip().lower()
-                length = headers.get("content-length")
+                raw = message["headers"]
+                content_type = first_header(raw, b"content-type") or b""
+                media = content_type.split(b";")[0].strip().lower().decode("latin-1")
+                length = first_header(raw, b"content-length")
                 if message["status"] == 304:
-                    mutable = MutableHeaders(raw=message["headers"])
-                    if client_had_gzip_tag and (etag := mutable.get("etag")):
-                        mutable["etag"] = gzip_tag(etag)
-                    mutable.add_vary_header("Accept-Encoding")
+                    if client_had_gzip_tag and (tag := first_header(raw, b"etag")):
+                        MutableHeaders(raw=raw)["etag"] = gzip_tag(tag.decode("latin-1"))
+                    add_vary(raw)
                     await send(message)
-                elif media not in COMPRESSIBLE or "content-encoding" in headers:
+                elif media not in COMPRESSIBLE or first_header(raw, b"content-encoding") is not None:
                     await send(message)  # the stream, images, an answer already encoded: as they are
                 else:
-                    MutableHeaders(raw=message["headers"]).add_vary_header("Accept-Encoding")
+                    add_vary(raw)
                     if not wants_gzip or (length is not None and int(length) < MINIMUM_BYTES):
                         await send(message)
                     else:

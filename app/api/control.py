@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.api.caching import GEOJSON, cached
-from app.api.deps import READ, ReadConnection
+from app.api.deps import ReadConnection
 from app.api.exports import export_response, with_slugs
 from app.api.filters import (
     AsOf,
@@ -47,7 +47,6 @@ EXPORTABLE: dict[int | str, dict[str, Any]] = {
 
 @router.get(
     "/control",
-    dependencies=READ,
     response_model=ControlMap,
     response_class=GeoJSONResponse,
     responses=EXPORTABLE,
@@ -78,7 +77,7 @@ async def get_control_map(
     )
 
 
-@router.get("/changes", response_model=ChangesRead, dependencies=READ, responses=EXPORTABLE)
+@router.get("/changes", response_model=ChangesRead, responses=EXPORTABLE)
 async def get_changes(
     request: Request, conn: ReadConnection, where: ChangesQuery, page: ChangesPage, f: FormatQuery = None
 ) -> Response:
@@ -103,7 +102,7 @@ async def get_changes(
     return cached(request, await changes_json(conn, where, page), where.start, where.end, as_of=where.as_of)
 
 
-@router.get("/disputes", response_model=DisputesRead, dependencies=READ, responses=BAD_INPUT)
+@router.get("/disputes", response_model=DisputesRead, responses=BAD_INPUT)
 async def get_disputes(
     request: Request, conn: ReadConnection, where: DisputesQuery, page: DisputesPage
 ) -> Response:
@@ -111,7 +110,7 @@ async def get_disputes(
     return cached(request, await disputes_json(conn, where, page), where.start, where.end)
 
 
-@router.get("/summary", response_model=SummaryRead, dependencies=READ, responses=BAD_INPUT)
+@router.get("/summary", response_model=SummaryRead, responses=BAD_INPUT)
 async def get_summary(
     request: Request, conn: ReadConnection, at: OnDate, as_of: AsOf, confidence: LeastConfidence
 ) -> Response:

@@ -36,8 +36,13 @@ async def read_connection(request: Request, position: PositionHeader = None) -> 
     position the request names, else the primary. When the replica fails under a statement, it is marked down
     and the request is answered again from the start on another database (app/api/replication.py).
 
+    A read's key is admitted here first, when reads need one (`read_access`): every read but a few that never
+    reach the database takes this dependency, and a separate one cost FastAPI ~9 µs of solving a request even
+    when it had nothing to do. Those few take `READ`.
+
     A plain function, not a generator: FastAPI's handling of a `yield` dependency cost ~30 µs a request more,
     and the connection itself reports a failed statement (`on_failure`)."""
+    await read_access(request)
     wanted = parse_wal_position(POSITION_HEADER, position)
     app_state = request.app.state
     routing: ReadRouting | None = app_state.read_routing
@@ -72,6 +77,7 @@ async def reads_on_primary(request: Request) -> None:
 
 
 ReadConnection = Annotated[AsyncConnection, Depends(read_connection)]
-# Every read route's dependency: reads follow TERRITORY_REQUIRE_READ_KEY; writes check their own key's scope.
+# Reads follow TERRITORY_REQUIRE_READ_KEY (writes check their own key's scope): through their ReadConnection, or
+# this on a read that takes none (the export, OGC pages answered without the database). Both admit a key once.
 READ = [Depends(read_access)]
 ON_PRIMARY = Depends(reads_on_primary)

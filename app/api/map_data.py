@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.api.caching import GEOJSON, cached
-from app.api.deps import READ, ReadConnection
+from app.api.deps import ReadConnection
 from app.api.filters import OnDate
 from app.api.responses import GeoJSONResponse
 from app.db.queries.calendar import calendar_json
@@ -23,7 +23,7 @@ BAD_DATE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/calendar", response_model=CalendarRead, dependencies=READ)
+@router.get("/calendar", response_model=CalendarRead)
 async def get_calendar(request: Request, conn: ReadConnection) -> Response:
     """The data's first and last dates and every date with events (with how many): a time slider's scale."""
     return cached(request, await calendar_json(conn))
@@ -31,7 +31,6 @@ async def get_calendar(request: Request, conn: ReadConnection) -> Response:
 
 @router.get(
     "/inferred",
-    dependencies=READ,
     response_model=InferredAreas,
     response_class=GeoJSONResponse,
     responses=BAD_DATE,
@@ -44,7 +43,7 @@ async def get_inferred(request: Request, conn: ReadConnection, at: OnDate) -> Re
     return cached(request, body, at, media_type=GEOJSON)
 
 
-@router.get("/contested", response_model=ContestedRead, dependencies=READ, responses=BAD_DATE)
+@router.get("/contested", response_model=ContestedRead, responses=BAD_DATE)
 async def get_contested(request: Request, conn: ReadConnection, at: OnDate) -> Response:
     """Places contested or besieged on a date (default today), with the holder and every party, in colour."""
     return cached(request, await contested_json(conn, at=at), at)

@@ -59,8 +59,9 @@ from app.schemas.ogc import (
     tilesets,
 )
 
-# Every OGC resource is a read: it follows the read-key setting.
-router = APIRouter(prefix="/ogc", tags=["OGC API"], dependencies=READ)
+# Every OGC resource is a read: it follows the read-key setting (through its ReadConnection; READ on those
+# answered without the database).
+router = APIRouter(prefix="/ogc", tags=["OGC API"])
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -211,7 +212,7 @@ def check_crs(name: str, value: str | None) -> None:
         raise InvalidParameter(name, f"'{value}' is not offered; the one CRS is {CRS84}")
 
 
-@router.get("", responses=PROBLEMS)
+@router.get("", responses=PROBLEMS, dependencies=READ)
 async def landing(request: Request, f: FormatQuery = None) -> Response:
     """OGC API landing page: links to the API definition, the conformance classes and the collections."""
     negotiate(request, f, JSON_FORMATS)
@@ -219,17 +220,17 @@ async def landing(request: Request, f: FormatQuery = None) -> Response:
 
 
 # Clients that treat the landing page as a folder (httpx's base_url, ogctests) ask for /ogc/.
-router.add_api_route("/", landing, methods=["GET"], include_in_schema=False)
+router.add_api_route("/", landing, methods=["GET"], include_in_schema=False, dependencies=READ)
 
 
-@router.get("/api", responses=PROBLEMS)
+@router.get("/api", responses=PROBLEMS, dependencies=READ)
 async def api_definition(request: Request, f: FormatQuery = None) -> Response:
     """The OpenAPI 3.0 definition of the OGC surface, paths relative to /ogc, as OGC clients read it."""
     negotiate(request, f, {"json": OPENAPI_JSON}, JSON)
     return cached(request, orjson.dumps(openapi_document(root_of(request))), media_type=OPENAPI_JSON)
 
 
-@router.get("/conformance", responses=PROBLEMS)
+@router.get("/conformance", responses=PROBLEMS, dependencies=READ)
 async def conformance(request: Request, f: FormatQuery = None) -> Response:
     """The conformance classes this server implements."""
     negotiate(request, f, JSON_FORMATS)
@@ -255,7 +256,7 @@ async def collection(
     return cached(request, orjson.dumps(body), media_type=JSON)
 
 
-@router.get("/collections/{collection_id}/queryables", responses=PROBLEMS)
+@router.get("/collections/{collection_id}/queryables", responses=PROBLEMS, dependencies=READ)
 async def collection_queryables(
     request: Request, collection_id: CollectionPath, f: FormatQuery = None
 ) -> Response:
@@ -265,7 +266,7 @@ async def collection_queryables(
     return cached(request, orjson.dumps(body), media_type=SCHEMA_JSON)
 
 
-@router.get("/collections/{collection_id}/schema", responses=PROBLEMS)
+@router.get("/collections/{collection_id}/schema", responses=PROBLEMS, dependencies=READ)
 async def collection_schema(
     request: Request, collection_id: CollectionPath, f: FormatQuery = None
 ) -> Response:
@@ -412,7 +413,7 @@ def kept_datetime(on: date, datetime_: str | None) -> str:
     return f"?datetime={on.isoformat()}" if datetime_ else ""
 
 
-@router.get("/collections/{collection_id}/tiles", responses=PROBLEMS)
+@router.get("/collections/{collection_id}/tiles", responses=PROBLEMS, dependencies=READ)
 async def collection_tilesets(
     request: Request, collection_id: CollectionPath, datetime_: DatetimeQuery = None, f: FormatQuery = None
 ) -> Response:
@@ -424,7 +425,7 @@ async def collection_tilesets(
     return cached(request, orjson.dumps(body), media_type=JSON)
 
 
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad", responses=PROBLEMS)
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad", responses=PROBLEMS, dependencies=READ)
 async def collection_tileset(
     request: Request, collection_id: CollectionPath, datetime_: DatetimeQuery = None, f: FormatQuery = None
 ) -> Response:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from app.api.auth import IngestKey
 from app.api.caching import cached
-from app.api.deps import READ, ReadConnection
+from app.api.deps import ReadConnection
 from app.api.filters import AsOf, AtMoment, HistoryPage, LeastConfidence, PlaceSearchQuery, PlacesPage
 from app.api.responses import CREATED, write, write_problems
 from app.db.queries.control import control_at_json, timeline_json
@@ -57,7 +57,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/places", response_model=PlacePage, dependencies=READ, responses={400: PROBLEMS[400]})
+@router.get("/places", response_model=PlacePage, responses={400: PROBLEMS[400]})
 async def search_places(
     request: Request, conn: ReadConnection, where: PlaceSearchQuery, page: PlacesPage, as_of: AsOf
 ) -> Response:
@@ -68,7 +68,6 @@ async def search_places(
 @router.get(
     "/places/{ref}",
     response_model=PlaceRead,
-    dependencies=READ,
     responses={404: PROBLEMS[404], 409: PROBLEMS[409]},
 )
 async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath, as_of: AsOf) -> Response:
@@ -76,7 +75,7 @@ async def get_place(request: Request, conn: ReadConnection, ref: PlaceRefPath, a
     return cached(request, await place_json(conn, ref, as_of=as_of), as_of=as_of)
 
 
-@router.get("/places/{ref}/control", response_model=ControlRead, dependencies=READ, responses=PROBLEMS)
+@router.get("/places/{ref}/control", response_model=ControlRead, responses=PROBLEMS)
 async def get_place_control(
     request: Request, conn: ReadConnection, ref: PlaceRefPath, when: AtMoment
 ) -> Response:
@@ -88,7 +87,6 @@ async def get_place_control(
 @router.get(
     "/places/{ref}/timeline",
     response_model=TimelineRead,
-    dependencies=READ,
     responses={404: PROBLEMS[404], 409: PROBLEMS[409]},
 )
 async def get_place_timeline(
@@ -159,7 +157,6 @@ async def remove_place_name(request: Request, slug: Slug, name: str, key: Ingest
 @router.get(
     "/places/{ref}/history",
     response_model=ResourceHistory,
-    dependencies=READ,
     responses={404: PROBLEMS[404], 409: PROBLEMS[409], 400: PROBLEMS[400]},
 )
 async def get_place_history(

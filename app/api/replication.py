@@ -30,14 +30,18 @@ class Replication:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            scope["method"] in READ_METHODS and scope["app"].state.read_routing is None
+        ):
+            # A read on the primary alone: no write to give the position of, no database to name, nothing to
+            # answer again. Passed through as it is (each layer that wraps `send` costs every answer).
             await self.app(scope, receive, send)
             return
         position = CommitPosition()
         token = COMMIT_POSITION.set(position)
         try:
             state = scope.setdefault("state", {})
-            if scope["method"] not in READ_METHODS or scope["app"].state.read_routing is None:
+            if scope["method"] not in READ_METHODS:
                 await self.app(scope, receive, self.headed(send, state, position))
                 return
             retried = await self.attempt(scope, receive, send, state, position, last=False)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from app.api.auth import IngestKey
 from app.api.caching import GEOJSON, JSON, cached
-from app.api.deps import READ, ReadConnection
+from app.api.deps import ReadConnection
 from app.api.exports import export_response, with_slugs
 from app.api.filters import AreaQuery, AsOf, FromQuery, HistoryPage, OnDate, ToQuery
 from app.api.formats import EXPORT_CONTENT, NOT_ACCEPTABLE, FormatQuery, export_format
@@ -178,7 +178,6 @@ def _features_of(body: dict[str, Any]) -> list[Any]:
     "/territories",
     response_model=TerritoryMap,
     response_class=GeoJSONResponse,
-    dependencies=READ,
     responses={**READ_PROBLEMS, **NOT_ACCEPTABLE, 200: {"content": EXPORT_CONTENT}},
 )
 async def list_territories(
@@ -200,7 +199,6 @@ async def list_territories(
     "/territories/diff",
     response_model=TerritoryDiff,
     response_class=GeoJSONResponse,
-    dependencies=READ,
     responses={
         **READ_PROBLEMS,
         404: {"description": "Unknown actor", **PROBLEM},
@@ -269,7 +267,6 @@ async def create_territories(
     "/frontlines",
     response_model=FrontLineMap,
     response_class=GeoJSONResponse,
-    dependencies=READ,
     responses=READ_PROBLEMS,
 )
 async def list_frontlines(
@@ -331,7 +328,6 @@ ONE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     "/territories/{territory_id}",
     response_model=TerritoryFeature,
     response_class=GeoJSONResponse,
-    dependencies=READ,
     responses=ONE_PROBLEMS,
 )
 async def get_territory(
@@ -345,7 +341,6 @@ async def get_territory(
 @router.get(
     "/territories/{territory_id}/history",
     response_model=ResourceHistory,
-    dependencies=READ,
     responses=ONE_PROBLEMS,
 )
 async def get_territory_history(
@@ -359,7 +354,6 @@ async def get_territory_history(
     "/frontlines/{front_line_id}",
     response_model=FrontLineFeature,
     response_class=GeoJSONResponse,
-    dependencies=READ,
     responses=ONE_PROBLEMS,
 )
 async def get_frontline(
@@ -373,7 +367,6 @@ async def get_frontline(
 @router.get(
     "/frontlines/{front_line_id}/history",
     response_model=ResourceHistory,
-    dependencies=READ,
     responses=ONE_PROBLEMS,
 )
 async def get_frontline_history(
