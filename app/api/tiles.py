@@ -10,7 +10,7 @@ from pydantic import WithJsonSchema
 from starlette.responses import Response
 
 from app.api.caching import cache_headers, cached
-from app.api.deps import READ, ReadConnection
+from app.api.deps import ReadConnection
 from app.api.filters import AsOf, OnDate
 from app.api.params import DateQuery, one_of, parse_date
 from app.api.responses import BINARY, MVT, MVTResponse
@@ -70,7 +70,6 @@ TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get(
     "/{layer}/{z}/{x}/{y}.mvt",
-    dependencies=READ,
     response_class=MVTResponse,
     responses=TILE_RESPONSES,
 )
@@ -104,7 +103,6 @@ async def get_tile(
 
 @router.get(
     "/{layer}/{on}/{z}/{x}/{y}.mvt",
-    dependencies=READ,
     response_class=MVTResponse,
     responses=TILE_RESPONSES,
 )
@@ -130,7 +128,6 @@ async def get_dated_tile(
 
 @router.get(
     "/{layer}.json",
-    dependencies=READ,
     response_model=TileJSON,
     responses={
         404: {"description": "Unknown layer", **PROBLEM},
