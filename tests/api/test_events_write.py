@@ -309,7 +309,16 @@ async def test_reads_can_require_a_read_key(write_engine: AsyncEngine) -> None:
     app = app_on(write_engine, require_read_key=True)
     read_key = await new_key(write_engine, "read")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        assert (await client.get("/v1/places/palmyra")).status_code == 401
-        ok = await client.get("/v1/places/palmyra", headers={"Authorization": f"Bearer {read_key}"})
-        assert ok.status_code == 200
+        # Reads of every kind: a record, a tile (and the dated one), a TileJSON, an OGC collection, an export.
+        for path in (
+            "/v1/places/palmyra",
+            "/v1/tiles/places/8/155/101.mvt?at=2016-12-20",
+            "/v1/tiles/places/2016-12-20/8/155/101.mvt",
+            "/v1/tiles/places.json",
+            "/ogc/collections/places/items?limit=1",
+            "/v1/control?at=2016-12-20&bbox=38,34,39,35&f=csv",
+        ):
+            assert (await client.get(path)).status_code == 401, path
+            ok = await client.get(path, headers={"Authorization": f"Bearer {read_key}"})
+            assert ok.status_code == 200, (path, ok.text)
         assert (await client.get("/healthz")).status_code == 200
