@@ -101,9 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
         docs_url=None,  # served from the app's own assets (app/api/pages.py), not a CDN
         redoc_url=None,
-        # Territory configures no OpenTelemetry; FastAPI's own looked for providers anew on every request (three
-        # environment lookups and a provider check: ~5 µs of a one-place read).
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's own OpenTelemetry looks for providers anew on every request (three environment lookups and a
+        # provider check: ~5 µs of a one-place read); TERRITORY_TELEMETRY turns it on where they are configured.
+        telemetry={"tracing": settings.telemetry, "metrics": settings.telemetry, "logs": settings.telemetry},
     )
     app.openapi = partial(openapi_document, app)  # type: ignore[method-assign]
     app.state.settings = settings

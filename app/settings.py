@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # DATABASE_URL (and the replicas) go through PgBouncer in transaction pooling: no prepared statement, session
     # setting or LISTEN may outlive a transaction (see README, "Scaling out").
     pgbouncer: bool = False
+    # FastAPI's own OpenTelemetry spans, metrics and logs, for a deployment that configures OpenTelemetry's global
+    # providers itself. Off by default: Territory configures none, and looking for them cost every request ~5 µs.
+    telemetry: bool = False
     # The primary's own address, for LISTEN (the event stream), which PgBouncer cannot carry; needed with
     # TERRITORY_PGBOUNCER, otherwise DATABASE_URL.
     listen_database_url: str | None = None
