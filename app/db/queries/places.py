@@ -50,7 +50,8 @@ async def search_places_json(
 # on one generic plan for a prepared statement instead of planning every execution (~2 ms: constant-folding the
 # regular expressions and estimating each probe from the statistics, 4-6× the execution of most searches), and
 # the similarity of each spelling is taken to a constant (a generic plan of `similarity(n.name_norm,
-# territory_normalize(:q))` normalises :q again for every row).
+# territory_normalize(:q))` normalises :q again for every row). The page size is one too: a `LIMIT :limit` that a
+# custom plan knows and the generic one does not makes their costs differ, and PostgreSQL then keeps planning.
 SOUGHT_CTE = """sought AS MATERIALIZED (
     SELECT territory_normalize(:q) AS norm, territory_name_key(:q) AS key,
            territory_name_key(:q) || chr(1114111) AS key_end, territory_name_skeleton(:q) AS skeleton,
