@@ -128,7 +128,7 @@ async def test_a_prepared_search_is_planned_once_not_per_request(
 ) -> None:
     # PostgreSQL plans a prepared statement's first five executions for their values, then keeps one generic
     # plan if it costs no more than those did. A search whose plan depended on the query's value (its forms
-    # folded into constants, its page size known to the plan) kept being planned: ~2 ms a request at 100,000
+    # folded into constants, its page size known to the plan) kept being planned: 1-2 ms a request at 100,000
     # places, 4-6x what running most searches takes. The statement as the read connection prepares it
     # (app/db/reads.py), on a statement of its own, after the gazetteer's statistics.
     plan = positional(

@@ -47,7 +47,7 @@ async def search_places_json(
 
 # The forms of :q the search compares, computed once per statement (a MATERIALIZED CTE read by scalar subqueries,
 # so each is one InitPlan): the statement's plan then does not depend on the query's value, so PostgreSQL settles
-# on one generic plan for a prepared statement instead of planning every execution (~2 ms: constant-folding the
+# on one generic plan for a prepared statement instead of planning every execution (1-2 ms: constant-folding the
 # regular expressions and estimating each probe from the statistics, 4-6× the execution of most searches), and
 # the similarity of each spelling is taken to a constant (a generic plan of `similarity(n.name_norm,
 # territory_normalize(:q))` normalises :q again for every row). The page size is one too: a `LIMIT :limit` that a
