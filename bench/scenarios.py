@@ -20,6 +20,7 @@ NAMES = (
     "ogc-places-100-cql2",
     "changes-100",
     "search",
+    "search-typing",
     "territories-bbox",
     "tile-places-z6",
     "tile-places-z7",
@@ -98,6 +99,11 @@ def search_term(rng: random.Random, name: str) -> str:
     return name[:cut] + name[cut + 1 :]
 
 
+def typing_term(rng: random.Random, name: str) -> str:
+    """What a search-as-you-type box sends before a name is distinctive: its first 1-4 letters."""
+    return name[: rng.randint(1, 4)]
+
+
 def tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
     """The x, y of the web-mercator tile holding a point."""
     n = 2**zoom
@@ -174,6 +180,11 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
         "changes-100": (changes, "changes"),
         "search": (
             lambda: f"/v1/places?q={quote(search_term(rng, rng.choice(spellings)))}&limit=10",
+            "items",
+        ),
+        # A short prefix matches a share of the gazetteer, so it grows with it (README, "Search at scale").
+        "search-typing": (
+            lambda: f"/v1/places?q={quote(typing_term(rng, rng.choice(spellings)))}&limit=10",
             "items",
         ),
         "territories-bbox": (lambda: f"/v1/territories?at={day()}&bbox={viewport()}&zoom=8", "features"),

@@ -45,30 +45,45 @@ async def search_places_json(
     return page_body([row.item for row in rows], [rows[-1].sort_key, rows[-1].id] if more else None, page)
 
 
+# The forms of :q the search compares, computed once per statement (a MATERIALIZED CTE read by scalar subqueries,
+# so each is one InitPlan): the statement's plan then does not depend on the query's value, so PostgreSQL settles
+# on one generic plan for a prepared statement instead of planning every execution (1-2 ms: constant-folding the
+# regular expressions and estimating each probe from the statistics, 4-6× the execution of most searches), and
+# the similarity of each spelling is taken to a constant (a generic plan of `similarity(n.name_norm,
+# territory_normalize(:q))` normalises :q again for every row). The page size is one too: a `LIMIT :limit` that a
+# custom plan knows and the generic one does not makes their costs differ, and PostgreSQL then keeps planning.
+SOUGHT_CTE = """sought AS MATERIALIZED (
+    SELECT territory_normalize(:q) AS norm, territory_name_key(:q) AS key,
+           territory_name_key(:q) || chr(1114111) AS key_end, territory_name_skeleton(:q) AS skeleton,
+           territory_one_letter_off(territory_normalize(:q)) AS forms, CAST(:limit AS integer) AS page_rows
+)"""
+NORM, KEY, KEY_END, SKELETON, FORMS = (
+    f"(SELECT {column} FROM sought)" for column in ("norm", "key", "key_end", "skeleton", "forms")
+)
+
 # The spellings close to :q, each set one index probe (revision 0014): the article-less key starts with the
 # query's (a range of the key's text_pattern_ops btree: "Kafr Ba", "al-Saar" = "Saar..."), one letter off it
 # (missing, extra, wrong, two swapped: a shared form of territory_one_letter_off), or the same consonant
 # skeleton (transliterations: Tadmor/Tadmur, Deir Hafer/Dayr Hafir); a query of punctuation alone (key '') starts
 # every key and has no skeleton, so neither set takes it. UNION ALL: a spelling found twice counts once
 # in the ranking (DISTINCT ON its place), so nothing is deduplicated here.
-CLOSE_SPELLINGS = """
+CLOSE_SPELLINGS = f"""
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
-    WHERE n.name_key ~>=~ territory_name_key(:q) AND n.name_key ~<~ (territory_name_key(:q) || chr(1114111))
-      AND territory_name_key(:q) <> ''
+    WHERE n.name_key ~>=~ {KEY} AND n.name_key ~<~ {KEY_END} AND {KEY} <> ''
     UNION ALL
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
-    WHERE territory_one_letter_off(n.name_norm) && territory_one_letter_off(territory_normalize(:q))
+    WHERE territory_one_letter_off(n.name_norm) && {FORMS}
     UNION ALL
     SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n
-    WHERE territory_name_skeleton(n.name) = territory_name_skeleton(:q) AND territory_name_skeleton(:q) <> ''
+    WHERE territory_name_skeleton(n.name) = {SKELETON} AND {SKELETON} <> ''
 """
 # The loose ones, pg_trgm's: similar (`%`, trigram similarity >= 0.3) or holding a stretch like the query
 # (`<%`, word similarity >= 0.6). Two index searches, not one OR: under an OR the trigram index's loose
 # candidates of either operator are rechecked with both.
-LOOSE_SPELLINGS = """
-    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n WHERE n.name_norm % territory_normalize(:q)
+LOOSE_SPELLINGS = f"""
+    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n WHERE n.name_norm % {NORM}
     UNION
-    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n WHERE territory_normalize(:q) <% n.name_norm
+    SELECT n.id, n.place_id, n.name, n.name_norm FROM place_name AS n WHERE {NORM} <% n.name_norm
 """
 
 
@@ -104,14 +119,13 @@ def search_sql(
         in_filters = f"WHERE (SELECT {where} FROM place AS p WHERE p.id = n.place_id)" if filters else ""
         source = f"""
             (SELECT DISTINCT ON (n.place_id) n.place_id, n.name AS matched_name,
-                    similarity(n.name_norm, q.norm) AS score
+                    similarity(n.name_norm, {NORM}) AS score
              FROM (WITH close AS MATERIALIZED (
                        SELECT n.place_id, n.name, n.name_norm FROM ({CLOSE_SPELLINGS}) AS n {in_filters})
                    SELECT place_id, name, name_norm FROM close
                    UNION ALL
                    SELECT n.place_id, n.name, n.name_norm FROM ({LOOSE_SPELLINGS}) AS n {in_filters}
-                   {"AND" if filters else "WHERE"} NOT EXISTS (SELECT FROM close)) AS n,
-                  (SELECT territory_normalize(:q) AS norm) AS q
+                   {"AND" if filters else "WHERE"} NOT EXISTS (SELECT FROM close)) AS n
              ORDER BY n.place_id, score DESC, n.name) AS m
         """
         where = "true"
@@ -133,6 +147,7 @@ def search_sql(
         extra += "'distance_km', round((ST_Distance(p.geom::geography, ST_MakePoint(:lon, :lat)::geography) / 1000)::numeric, 2),"
     keyset = "WHERE (sort_key, id) > (:after_key, :after_id)" if after else ""
     return f"""
+        {f"WITH {SOUGHT_CTE}" if q else ""}
         SELECT json_build_object(
                    'id', p.id, 'slug', p.slug, 'name', p.name, 'kind', p.kind, 'country_code', p.country_code,
                    'review', p.review, {extra}
@@ -141,7 +156,7 @@ def search_sql(
         FROM (SELECT * FROM (SELECT {key} AS id, {sort_key} AS sort_key{columns} FROM {source} WHERE {where}) AS ranked
               {keyset}
               ORDER BY sort_key, id
-              LIMIT :limit) AS top
+              LIMIT {"(SELECT page_rows FROM sought)" if q else ":limit"}) AS top
         JOIN place AS p ON p.id = top.id
         ORDER BY top.sort_key, top.id
     """
