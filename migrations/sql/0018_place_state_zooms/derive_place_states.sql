@@ -45,10 +45,13 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
         JOIN control_event AS e ON e.id = d.control_event_id
         WHERE as_of IS NULL AND min_confidence IS NOT NULL
         UNION ALL
-        SELECT d.place_id, d.valid, d.actor_id, d.status, d.party_ids, d.control_event_id, v.precision,
+        -- The event's precision as it stood (every period's event has a version then): looked up per period,
+        -- as a join the planner hashed every version there is (the function is estimated at 1,000 rows).
+        SELECT d.place_id, d.valid, d.actor_id, d.status, d.party_ids, d.control_event_id,
+               (SELECT v.precision FROM control_event_version AS v
+                WHERE v.control_event_id = d.control_event_id AND v.recorded @> as_of),
                d.confidence, d.rival_event_ids, d.disputed
         FROM derive_control_periods(as_of, place_ids, min_confidence) AS d
-        JOIN control_event_version AS v ON v.control_event_id = d.control_event_id AND v.recorded @> as_of
         WHERE as_of IS NOT NULL
     ), uncovered AS (
         -- The rest of the timeline (all of it for a place without events): no period.
