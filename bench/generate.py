@@ -135,9 +135,8 @@ SETUP = """
 # prefix word ("Kafr", "Tell"). As alike as a real gazetteer's: of random pairs of spellings 0.06% reach pg_trgm's
 # similarity threshold (0.3), against 0.04% for 100,000 GeoNames places (README, "Speed"); the 40 syllables
 # used before made it 0.43%, so a search at 100,000 places matched ~30x the spellings a real one does.
-# GENERATOR is stored in the dataset's marker: a dataset made by another version is rebuilt, not reused. (3: the
-# events' versions are recorded, as the app's writes record them, so that `as_of` reads find them.)
-GENERATOR = 3
+# GENERATOR is stored in the dataset's marker: a dataset made by another version is rebuilt, not reused.
+GENERATOR = 2
 PLACES = """
     WITH syllables AS (
         SELECT array_agg(o || v || c ORDER BY o, v, c) AS syl
@@ -207,11 +206,6 @@ EVENTS = """
     SELECT inserted.id, source.id FROM inserted, source WHERE source.slug = 'bench'
 """
 
-# What the app's writes do after writing events (app/db/queries/events.py): their first versions, by no key.
-VERSIONS = """
-    SELECT record_event_versions(ARRAY(SELECT id FROM control_event WHERE place_id BETWEEN $1 AND $2), NULL)
-"""
-
 # Disputed places (a share $3 of them, spread by a multiplicative hash of the id): a rival claim on the day of
 # the place's first-drawn event, from another source and less sure ('claimed'), giving another holder. It draws
 # no random numbers, so the rest of the dataset is the same with or without disputes.
@@ -244,7 +238,6 @@ async def load(url: str, scale: str, disputes: float = DISPUTES) -> None:
             await connection.execute(EVENTS, low, high)
             if disputes > 0:
                 await connection.execute(RIVALS, low, high, disputes)
-            await connection.execute(VERSIONS, low, high)
             print(f"[bench] {scale}: events of places {low}..{high} loaded", flush=True)
         await connection.execute("VACUUM ANALYZE")
         await connection.execute(

@@ -33,9 +33,6 @@ NAMES = (
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
-    "control-one-as-of",
-    "map-100-as-of",
-    "tile-places-z8-as-of",
     "map-100-cached",
     "control-one-304",
     "poll-mix",
@@ -50,7 +47,6 @@ CACHED_PATHS = 20
 # Scenarios that need the territories dataset (generated on demand: bench.generate.load_territories).
 TERRITORY_SCENARIOS = {
     "territories-bbox",
-    "tile-places-z8-as-of",
     "tile-places-z6",
     "tile-places-z7",
     "tile-places-z8",
@@ -180,20 +176,6 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
                 "&filter=" + quote("status = 'controlled' AND controller_slug IS NOT NULL")
             ),
             "features",
-        ),
-        # As the record stood at the end of today (after the dataset's versions were recorded): the periods of
-        # the places asked are derived from the event versions, at read time (README, "As of a moment at scale").
-        "control-one-as-of": (
-            lambda: f"/v1/places/{rng.choice(slugs)}/control?at={day()}&as_of={date.today()}",
-            None,
-        ),
-        "map-100-as-of": (
-            lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 100)}&as_of={date.today()}",
-            "features",
-        ),
-        "tile-places-z8-as-of": (
-            lambda: f"/v1/tiles/places/{random_tile(rng, 8)}.mvt?at={day()}&as_of={date.today()}",
-            "mvt",
         ),
         "changes-100": (changes, "changes"),
         "search": (
