@@ -4,6 +4,7 @@ The tile's envelope comes from ST_TileEnvelope (EPSG:3857). Rows are found with 
 (plus the 64-unit buffer ST_AsMVTGeom keeps), so the GiST indexes on the stored geometry apply; places carry their
 point in web mercator already (place_state), front lines are reprojected for what is in the tile. Territories come from the web-mercator copy simplified for the zoom (or, above
 z9, the full rings clipped in EPSG:4326 first), so a tile never reprojects thousands of vertices it will not draw.
+Below z8 the places layer shows one place per cell of a 32 x 32 grid over the tile (THINNED_BELOW, place_zoom).
 """
 
 from __future__ import annotations
