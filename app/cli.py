@@ -194,12 +194,15 @@ def keys_create(
 
 @keys_cli.command("list")
 def keys_list() -> None:
-    """List the keys: prefix, name, scope, created, revoked (never the secrets, which are not stored)."""
+    """List the keys: prefix, name, scope, created, last used, revoked (never the secrets, which are not stored)."""
     from app.services import keys
 
     for k in with_connection(keys.list_keys):
         revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
-        typer.echo(f"{k.prefix}  {k.scope:<6}  {k.name}  created {k.created_at:%Y-%m-%d %H:%M}  {revoked}")
+        used = f"last used {k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never used"
+        typer.echo(
+            f"{k.prefix}  {k.scope:<6}  {k.name}  created {k.created_at:%Y-%m-%d %H:%M}  {used}  {revoked}"
+        )
 
 
 @keys_cli.command("revoke")

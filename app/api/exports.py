@@ -25,6 +25,8 @@ from app.api.formats import (
     PROBLEM,
     negotiate,
 )
+from app.api.limits import asked_head
+from app.api.streams import head_answer, unsent
 from app.db.queries.exports import Rows, dataset_rows
 from app.db.queries.filters import AreaFilter, ChangesFilter, ControlFilter
 from app.db.queries.references import Kind, resolve
@@ -74,11 +76,13 @@ async def export_response(
         if (if_none_match := request.headers.get("if-none-match")) and etag_matches(
             if_none_match, result.etag
         ):
-            await result.chunks.aclose()  # type: ignore[attr-defined]
+            await result.chunks.aclose()
             return Response(status_code=304, headers=headers)
-    return StreamingResponse(
-        result.chunks, media_type=media_type + PARAMETERS.get(media_type, ""), headers=headers
-    )
+    media_type += PARAMETERS.get(media_type, "")
+    if asked_head(request.scope):  # read up to the first batch (a FlatGeobuf or GeoPackage is whole already)
+        await unsent(result.chunks)
+        return head_answer(media_type, headers)
+    return StreamingResponse(result.chunks, media_type=media_type, headers=headers)
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {

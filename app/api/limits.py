@@ -14,6 +14,9 @@ from app.errors import DomainError, InvalidParameter, PayloadTooLarge, Unprocess
 from app.schemas.common import unstorable
 
 NUL = "\x00"
+# The scope entry that marks a HEAD request, which the routes see as a GET: a streamed answer reads no further
+# than its headers need (app/api/streams.py).
+HEAD = "territory.head"
 # A JSON body spells NUL or a surrogate half as an escape: only bodies holding one are parsed here, to say where.
 JSON_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
@@ -28,6 +31,11 @@ async def refuse(scope: Scope, receive: Receive, send: Send, error: DomainError)
         **error.members,
     )
     await response(scope, receive, send)
+
+
+def asked_head(scope: Scope) -> bool:
+    """Whether the request, a GET by now, came as HEAD (its body is not sent: only its headers matter)."""
+    return bool(scope.get(HEAD, False))
 
 
 def nul_in_request(scope: Scope) -> InvalidParameter | None:
@@ -68,7 +76,7 @@ class RequestGuard:
             await refuse(scope, receive, send, nul)
             return
         if scope["method"] == "HEAD":
-            await self.app({**scope, "method": "GET"}, receive, without_body(send))
+            await self.app({**scope, "method": "GET", HEAD: True}, receive, without_body(send))
             return
         if scope["method"] in ("GET", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)

@@ -11,7 +11,9 @@ writes the envelope around them, the very bytes the answer built whole has (`que
 for a read naming a Territory-LSN it has not replayed): the read dependency's.
 
 Before the first byte: the parameters are checked (400), the first batch is read (a reference naming nothing is a
-404, a failing statement a problem), and If-None-Match is answered. The ETag is the data version's
+404, a failing statement a problem), and If-None-Match is answered. A HEAD (a GET for the routes, marked by the
+request guard: app/api/limits.py) stops there: GET's status and headers, no body, the rest never read (`unsent`);
+the exports and the event stream answer HEAD the same way. The ETag is the data version's
 (app/api/caching.py), known before the body: the version the process holds, or, when it holds none (its
 listening connection is down, or the response cache is off), the version the stream's own snapshot sees, which is
 exactly the version of the rows it reads. A 304 then costs one short transaction, not the read.
@@ -23,6 +25,7 @@ client sees a truncated answer, never a short valid one; a replica failing then 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack, aclosing
@@ -33,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response, StreamingResponse
 
 from app.api.caching import cache_headers, etag_matches, snapshot_etag, version_etag
+from app.api.limits import asked_head
 from app.db.queries.data_version import version_on
 from app.db.reads import ReadConnection
 from app.services.exports import closing, open_snapshot
@@ -49,7 +53,8 @@ async def streamed(
     settings = request.app.state.settings
     headers = cache_headers(settings, as_of=as_of)
     if_none_match = request.headers.get("if-none-match")
-    etag = version_etag(request, keep=True)
+    head = asked_head(request.scope)
+    etag = version_etag(request, keep=not head)  # HEAD's empty body must not be kept as GET's answer
     if etag is not None and if_none_match and etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag, **headers})
     stack = AsyncExitStack()
@@ -68,8 +73,32 @@ async def streamed(
         raise
     if etag is not None:
         headers["ETag"] = etag
-    body = cut_off_on_error(chunks, request.url.path, lambda error: failed(conn, error))
-    return StreamingResponse(closing(body, stack), media_type=media_type, headers=headers)
+    body = closing(cut_off_on_error(chunks, request.url.path, lambda error: failed(conn, error)), stack)
+    if head:
+        await unsent(body)
+        return head_answer(media_type, headers)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+async def unsent(body: AsyncGenerator[bytes, None]) -> None:
+    """Close a body that HEAD does not send once its first chunk is made: closing a generator that has not started
+    runs none of its code, so only a started one closes in turn what it reads (its cursor, snapshot, file). The
+    whole map's and the changes' first chunk is their opening bytes (the first batch was read already); an
+    export's, its first batch."""
+    async with aclosing(body):
+        with contextlib.suppress(StopAsyncIteration):
+            await anext(body)
+
+
+def head_answer(media_type: str, headers: dict[str, str]) -> StreamingResponse:
+    """HEAD's answer to a streamed GET: the same status and headers (no Content-Length, which GET's chunked answer
+    has none of either; gzip's Content-Encoding and ETag as GET's), and no body."""
+    return StreamingResponse(no_body(), media_type=media_type, headers=headers)
+
+
+async def no_body() -> AsyncGenerator[bytes, None]:
+    return
+    yield b""  # an async generator that yields nothing
 
 
 def failed(conn: AsyncConnection, error: Exception) -> None:

@@ -17,7 +17,7 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
 from datetime import date
@@ -50,7 +50,7 @@ EXPORT_TIMEOUTS = text(
 class Export:
     """An export ready to send: its bytes (read once), and an ETag when one was cheap to know beforehand."""
 
-    chunks: AsyncIterator[bytes]
+    chunks: AsyncGenerator[bytes, None]
     etag: str | None = None
 
 
@@ -86,7 +86,7 @@ async def export(
         raise
 
 
-async def closing(chunks: AsyncGenerator[bytes, None], stack: AsyncExitStack) -> AsyncIterator[bytes]:
+async def closing(chunks: AsyncGenerator[bytes, None], stack: AsyncExitStack) -> AsyncGenerator[bytes, None]:
     """The chunks, then the connection and files behind them released (also when the client goes away: the
     chunks, and the cursor they read, are closed first)."""
     try:
@@ -226,7 +226,7 @@ async def spooled(
     return Export(file_chunks(file), etag=f'"{digest.hexdigest()}"')
 
 
-async def file_chunks(file: IO[bytes]) -> AsyncIterator[bytes]:
+async def file_chunks(file: IO[bytes]) -> AsyncGenerator[bytes, None]:
     try:
         while chunk := await anyio.to_thread.run_sync(file.read, FILE_CHUNK):
             yield chunk

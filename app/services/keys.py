@@ -48,6 +48,8 @@ class ApiKey:
     scope: str
     created_at: datetime
     revoked_at: datetime | None
+    # Stamped when the key is presented, at most once a minute (app/db/sql/admit_api_key.sql): to the minute.
+    last_used_at: datetime | None
 
     def allows(self, scope: Scope) -> bool:
         return SCOPE_RANK[self.scope] >= SCOPE_RANK[scope]
@@ -131,7 +133,7 @@ async def admit(
         )
     ).one()
     api_key = (
-        ApiKey(row.key_id, row.key_name, row.key_prefix, row.key_scope, row.key_created_at, None)
+        ApiKey(row.key_id, row.key_name, row.key_prefix, row.key_scope, row.key_created_at, None, None)
         if row.key_id is not None
         else None
     )

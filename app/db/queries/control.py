@@ -4,6 +4,7 @@ built by PostgreSQL. The place reference is resolved in the same statement: one 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import date, datetime
 
 from sqlalchemy import TextClause, text
@@ -249,13 +250,14 @@ async def control_map_chunks(
 async def feature_collection(at: date, batches: Batches) -> AsyncGenerator[bytes, None]:
     """A FeatureCollection of the features PostgreSQL built, as FEATURE_COLLECTION would put them together."""
     separator = b""
-    yield feature_collection_opening(at)
-    async for rows in batches:
-        # A row without an id is the references' counts, no feature.
-        features = [row.feature for row in rows if row.id is not None]
-        if features:
-            yield separator + ", ".join(features).encode()
-            separator = FEATURES_SEPARATOR
+    async with aclosing(batches):  # the cursor closed before its connection, also when the client leaves
+        yield feature_collection_opening(at)
+        async for rows in batches:
+            # A row without an id is the references' counts, no feature.
+            features = [row.feature for row in rows if row.id is not None]
+            if features:
+                yield separator + ", ".join(features).encode()
+                separator = FEATURES_SEPARATOR
     yield FEATURE_COLLECTION_CLOSING
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-KEY_COLUMNS = "id, name, prefix, scope, created_at, revoked_at"
+KEY_COLUMNS = "id, name, prefix, scope, created_at, revoked_at, last_used_at"
 
 CREATE_KEY = text(f"""
     INSERT INTO api_key (name, prefix, secret_sha256, scope) VALUES (:name, :prefix, :digest, :scope)

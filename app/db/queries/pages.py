@@ -44,9 +44,9 @@ async def page_chunks(
 ) -> AsyncGenerator[bytes, None]:
     """The bytes `page_body` gives, a batch at a time, from rows of (`id`, `item`) in id order, one more than
     the page when there is a next one (rows whose `id` is None are skipped: a reference filter's row)."""
-    yield orjson.dumps({**(head or {}), name: []})[:-2]  # up to the items' "["
     sent, last_id, more = 0, None, False
     async with aclosing(batches):  # the cursor closed before its connection, also when the client leaves
+        yield orjson.dumps({**(head or {}), name: []})[:-2]  # up to the items' "["
         async for rows in batches:
             items = []
             for row in rows:

@@ -25,21 +25,21 @@ async def stream(
 
 async def primed(batches: Batches) -> tuple[Sequence[Row[Any]], Batches]:
     """The first batch read now (the statement has run: its errors, and what its first row says, come before
-    any byte is sent), and all the batches, that one first."""
-    first: Sequence[Row[Any]] = ()
-    try:
-        # Not anext's default: CPython 3.11 fails it (SystemError) on this generator when it has no row.
-        first = await anext(batches)
-    except StopAsyncIteration:
-        pass
-    except BaseException:
-        await batches.aclose()
-        raise
+    any byte is sent), and all the batches, that one first. The batches come started, so closing them before
+    their first batch is taken (a HEAD, a 404 on the first row) still closes `batches` and its cursor."""
 
     async def again() -> Batches:
         async with aclosing(batches):
+            first: Sequence[Row[Any]] = ()
+            try:
+                # Not anext's default: CPython 3.11 fails it (SystemError) on this generator when it has no row.
+                first = await anext(batches)
+            except StopAsyncIteration:
+                pass
+            yield first  # taken by primed() below
             yield first
             async for rows in batches:
                 yield rows
 
-    return first, again()
+    started = again()
+    return await anext(started), started

@@ -51,6 +51,15 @@ BEGIN
         RETURN;
     END IF;
 
+    -- The key was presented by its holder (admitted, limited or without the scope alike: its client still uses it),
+    -- so the operator can tell unused keys before revoking them. At most once a minute a key, so that a busy key
+    -- does not write its row on every request; the WHERE, checked again under the row lock, lets one of concurrent
+    -- requests stamp it. This stamp does not move the data version (data_version.sql): no answer shows it.
+    IF found_key.last_used_at IS NULL OR found_key.last_used_at < moment - interval '1 minute' THEN
+        UPDATE api_key AS k SET last_used_at = moment
+        WHERE k.id = found_key.id AND (k.last_used_at IS NULL OR k.last_used_at < moment - interval '1 minute');
+    END IF;
+
     IF NOT found_key.scope = ANY (scopes) THEN
         RETURN QUERY SELECT 'forbidden', NULL::float8, found_key.id, found_key.name, found_key.prefix::text,
                             found_key.scope::text, found_key.created_at;

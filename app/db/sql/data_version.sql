@@ -41,7 +41,7 @@ DECLARE
 BEGIN
     FOREACH name IN ARRAY ARRAY[
         'source', 'actor', 'coalition', 'coalition_membership', 'place', 'place_name', 'control_event',
-        'control_event_source', 'control_event_version', 'control_period', 'territory', 'front_line', 'api_key'
+        'control_event_source', 'control_event_version', 'control_period', 'territory', 'front_line'
     ] LOOP
         EXECUTE format(
             'CREATE OR REPLACE TRIGGER data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
@@ -51,3 +51,12 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- api_key too (a key's name is in the events' history), but not the last-used stamp admit_api_key() writes: no answer
+-- shows it, and a keyed read moving the version (once a minute a key) would empty every process's cache and change
+-- every ETag. So its updates count by column: every column but last_used_at (tests/api/test_key_last_used.py fails
+-- when api_key has a column this list lacks).
+CREATE OR REPLACE TRIGGER data_version
+AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF id, name, prefix, secret_sha256, scope, created_at, revoked_at
+ON api_key
+FOR EACH STATEMENT EXECUTE FUNCTION data_version_touched();
