@@ -11,8 +11,9 @@
 -- A stretch no period covers is split by the territories covering the place's point, each piece carrying the
 -- territory a read of a date in it shows (territory_id, NULL: none; derive_place_territories says which), so a
 -- read joins that territory by its key instead of testing its rings (~80 µs a place, app/db/queries/control.py).
--- Which territory is read from place_territory, unless `as_of` is given and a territory was written after it:
--- then it is derived from territory_version as it stood, testing the rings.
+-- Which territory is read from place_territory, unless `as_of` is given and a territory was written after it (or
+-- a place asked about moved): then it is derived from territory_version as it stood, testing the rings.
+-- As of a moment, the places are those recorded then, with the point, slug, name and kind they had.
 -- place_state holds what this returns with as_of and min_confidence NULL (refresh_place_states); as_of and
 -- confidence= answers read it directly.
 CREATE OR REPLACE FUNCTION derive_place_states(as_of timestamptz, place_ids integer[],
@@ -25,9 +26,19 @@ RETURNS TABLE (place_id integer, valid daterange, actor_id integer, status text,
 LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
     -- One branch per case, each a plain condition an index serves (see derive_control_periods).
     WITH places AS (
-        SELECT p.id, p.geom, p.slug, p.name, p.kind FROM place AS p WHERE p.id = ANY(place_ids)
+        SELECT p.id, p.geom, p.slug, p.name, p.kind FROM place AS p WHERE as_of IS NULL AND p.id = ANY(place_ids)
         UNION ALL
-        SELECT p.id, p.geom, p.slug, p.name, p.kind FROM place AS p WHERE place_ids IS NULL
+        SELECT p.id, p.geom, p.slug, p.name, p.kind FROM place AS p WHERE as_of IS NULL AND place_ids IS NULL
+        UNION ALL
+        -- As of a moment, the places recorded then, where and as they stood (a place moved, renamed or added
+        -- since shows as it was, or not at all).
+        SELECT v.place_id, v.geom, v.slug, v.name, v.kind
+        FROM place_version AS v
+        WHERE as_of IS NOT NULL AND v.place_id = ANY(place_ids) AND v.recorded @> as_of AND v.change <> 'deleted'
+        UNION ALL
+        SELECT v.place_id, v.geom, v.slug, v.name, v.kind
+        FROM place_version AS v
+        WHERE as_of IS NOT NULL AND place_ids IS NULL AND v.recorded @> as_of AND v.change <> 'deleted'
     ), periods AS (
         SELECT q.place_id, q.valid, q.actor_id, q.status, q.party_ids, q.control_event_id, e.precision,
                q.confidence, q.rival_event_ids, q.disputed
@@ -60,9 +71,12 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
         LEFT JOIN (SELECT s.place_id, range_agg(s.valid) AS covered FROM periods AS s GROUP BY s.place_id) AS k
             ON k.place_id = p.id
     ), territories_since AS (
-        -- Whether the territories changed after as_of (a version recorded since): only then do they differ.
-        SELECT as_of IS NOT NULL AND EXISTS (SELECT 1 FROM territory_version AS t WHERE lower(t.recorded) > as_of)
-            AS changed
+        -- Whether the territories changed after as_of (a version recorded since), or a place asked about was
+        -- moved or deleted since: only then does place_territory (today's territories over today's points) differ.
+        SELECT as_of IS NOT NULL
+               AND (EXISTS (SELECT 1 FROM territory_version AS t WHERE lower(t.recorded) > as_of)
+                    OR EXISTS (SELECT 1 FROM places AS p LEFT JOIN place AS now ON now.id = p.id
+                               WHERE now.id IS NULL OR NOT ST_Equals(now.geom, p.geom))) AS changed
     ), winners AS (
         SELECT w.place_id, w.valid, w.territory_id
         FROM place_territory AS w
