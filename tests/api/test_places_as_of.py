@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.test_corrections import moment
@@ -36,7 +37,27 @@ async def features(client: httpx.AsyncClient, **params: Any) -> dict[str, dict[s
 async def test_maps_and_tiles_as_of_show_places_as_they_stood(
     write_client: httpx.AsyncClient, ingest_headers: dict[str, str], write_engine: AsyncEngine
 ) -> None:
+    # A village inside a territory on AT (no event covers it, so the territory decides its state), moved out.
+    async with write_engine.connect() as connection:
+        inside = (
+            await connection.execute(
+                text(
+                    "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM territory"
+                    " WHERE valid @> CAST(CAST(:at AS text) AS date) ORDER BY id LIMIT 1) AS t"
+                ),
+                {"at": AT},
+            )
+        ).one()
+    village = {"slug": "inside-village", "name": "Inside", "kind": "village", "country": "SY"}
+    created = await write_client.post(
+        "/v1/places", json={**village, "lon": inside[0], "lat": inside[1]}, headers=ingest_headers
+    )
+    assert created.status_code == 201, created.text
     before = await moment(write_engine)
+    away = await write_client.patch(
+        "/v1/places/inside-village", json={"lon": 20.0, "lat": 10.0}, headers=ingest_headers
+    )
+    assert away.status_code == 200, away.text
     moved = await write_client.patch(
         "/v1/places/palmyra", json={"name": "Tadmur", "lon": NEW[0], "lat": NEW[1]}, headers=ingest_headers
     )
@@ -62,6 +83,17 @@ async def test_maps_and_tiles_as_of_show_places_as_they_stood(
     assert then["palmyra"]["geometry"]["coordinates"] == [OLD[0], OLD[1]]
     assert then["palmyra"]["properties"]["controller"] == now["palmyra"]["properties"]["controller"]
     assert "new-village" in now and "new-village" not in then
+    assert (now["inside-village"]["properties"]["basis"], now["inside-village"]["properties"]["status"]) == (
+        None,
+        "unknown",
+    )
+    assert (
+        then["inside-village"]["properties"]["basis"],
+        then["inside-village"]["properties"]["status"],
+    ) == (
+        "territory",
+        "controlled",
+    )
 
     # A bbox as of before finds the place where it was, with what it was called.
     assert "palmyra" not in await features(write_client, as_of=before, bbox=bbox_around(*NEW))
