@@ -145,10 +145,14 @@ http {{
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# Seconds the proxy may reuse an answer: the HIT and the 304 below come within it, even on a loaded machine.
+MAX_AGE = 3
+
+
 @pytest.fixture
 async def proxied(write_engine: AsyncEngine) -> AsyncIterator[tuple[str, str]]:
-    """The proxy in front of a live server whose answers may be reused for a second: (proxy URL, server URL)."""
-    async with serving(app_on(write_engine, cache_max_age=1)) as server:
+    """The proxy in front of a live server whose answers may be reused for MAX_AGE seconds: (proxy URL, server URL)."""
+    async with serving(app_on(write_engine, cache_max_age=MAX_AGE)) as server:
         with nginx(int(server.rsplit(":", 1)[1])) as proxy:
             yield proxy, server
 
@@ -168,8 +172,8 @@ async def test_the_proxy_keeps_answers_then_revalidates_them_by_etag(
         assert (polled.status_code, polled.headers["x-cache-status"]) == (304, "HIT")
         assert polled.content == b""
         # Past max-age the proxy asks the API with the ETag; unchanged, the API's 304 refreshes the copy. (nginx
-        # keeps time in whole seconds: a copy of max-age=1 may be fresh for up to two.)
-        await asyncio.sleep(2.5)
+        # keeps time in whole seconds: a copy of max-age=N may be fresh for up to N + 1.)
+        await asyncio.sleep(MAX_AGE + 1.5)
         refreshed = await http.get(path)
         assert refreshed.headers["x-cache-status"] == "REVALIDATED" and refreshed.content == first.content
         # A request with a key goes past the cache, both ways.

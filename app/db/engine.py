@@ -12,6 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.db.replicas import PRIMARY, Database, ReadRouting
@@ -82,7 +83,21 @@ def create_engine(
     )
     if pgbouncer:
         set_in_each_transaction(engine, session)
+    replace_closed_on_checkout(engine)
     return engine
+
+
+def replace_closed_on_checkout(engine: AsyncEngine) -> None:
+    """A pooled connection the server closed while it sat idle (a restart, a terminated backend) is replaced as
+    it is checked out, instead of failing its request with a 503 after the database is back: the driver already
+    knows it is closed, so this costs no round trip (unlike pre-ping). A failed connect does not empty the pool,
+    and the reads of app/db/reads.py invalidate only the connection that failed, so without this check the dead
+    connections deepest in the LIFO pool would each fail one request once a busier moment reached them."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def closed_while_pooled(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")  # the pool connects anew
 
 
 def statement_caching(prepared: bool) -> dict[str, Any]:

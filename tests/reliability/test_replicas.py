@@ -80,6 +80,12 @@ async def api(
         yield http
 
 
+# Replay delays long against a loaded machine: a write and the read after it come well within SLOWED, and the
+# watcher (a check a second) sees more than a second of lag well within LAGGED.
+SLOWED = "4s"
+LAGGED = "6s"
+
+
 async def set_apply_delay(replica: LocalCluster, delay: str) -> None:
     """recovery_min_apply_delay on the standby: it receives the WAL at once and replays it that much later."""
     connection = await asyncpg.connect(replica.admin_url)
@@ -156,7 +162,7 @@ async def test_a_read_naming_its_write_sees_it_however_slow_the_replication(
     clusters: tuple[LocalCluster, LocalCluster], ingest_key: str
 ) -> None:
     replica = clusters[1]
-    await set_apply_delay(replica, "2s")
+    await set_apply_delay(replica, SLOWED)
     try:
         # Lag allowed past the delay: the slowed replica stays healthy and keeps serving plain reads.
         async with api(clusters, max_replica_lag_seconds=30) as http:
@@ -176,7 +182,7 @@ async def test_a_read_naming_its_write_sees_it_however_slow_the_replication(
                 return answer.status_code == 200 and answer.headers[SERVED_BY] == "replica-1"
 
             # Once it has replayed that far, the replica serves the read naming the position.
-            await until(replayed, "served by the replica after the replay", timeout=10)
+            await until(replayed, "served by the replica after the replay", timeout=30)
             bad = await http.get("/v1/sources", headers={POSITION: "not-a-position"})
             assert bad.status_code == 400
             assert bad.json()["errors"][0] | {"reason": ""} == {
@@ -194,7 +200,7 @@ async def test_an_answer_a_lagging_replica_gave_is_not_kept_as_the_new_version(
     """With the cache on: the list a slowed replica answers after a write is of the version before it, so it is
     not kept under the version the process follows; once the replica has replayed, the list has the write."""
     replica = clusters[1]
-    await set_apply_delay(replica, "2s")
+    await set_apply_delay(replica, SLOWED)
     try:
         async with api(clusters, max_replica_lag_seconds=30, response_cache_bytes=1 << 20) as http:
             await add_source(http, ingest_key, "kept-not-stale")
@@ -205,7 +211,7 @@ async def test_an_answer_a_lagging_replica_gave_is_not_kept_as_the_new_version(
             async def fresh() -> bool:
                 return "kept-not-stale" in (await http.get("/v1/sources")).text
 
-            await until(fresh, "the list with the write, once the replica has replayed it", timeout=10)
+            await until(fresh, "the list with the write, once the replica has replayed it", timeout=30)
     finally:
         await set_apply_delay(replica, "0")
 
@@ -228,14 +234,14 @@ async def test_a_lagging_replica_is_skipped_until_it_catches_up(
 ) -> None:
     replica = clusters[1]
     async with api(clusters, max_replica_lag_seconds=1) as http:
-        await set_apply_delay(replica, "3s")
+        await set_apply_delay(replica, LAGGED)
         try:
             await add_source(http, ingest_key, "lagged")
 
             async def lagging() -> bool:
                 return (await replica_state(http))["state"] == "lagging"
 
-            await until(lagging, "lagging", timeout=10)
+            await until(lagging, "lagging", timeout=30)
             assert (await http.get("/v1/sources/lagged")).headers[SERVED_BY] == "primary"
         finally:
             await set_apply_delay(replica, "0")
@@ -243,7 +249,7 @@ async def test_a_lagging_replica_is_skipped_until_it_catches_up(
         async def healthy() -> bool:
             return (await replica_state(http))["state"] == "healthy"
 
-        await until(healthy, "healthy again", timeout=10)
+        await until(healthy, "healthy again", timeout=30)
         caught_up = await http.get("/v1/sources/lagged")
         assert (caught_up.status_code, caught_up.headers[SERVED_BY]) == (200, "replica-1")
 
