@@ -14,7 +14,7 @@ from tests.api.test_corrections import moment
 from tests.api.test_tiles import decode
 
 AT = "2016-12-20"  # Palmyra held by IS (a control period), so its territory does not decide its state
-OLD, NEW = (38.2672, 34.56), (38.9, 35.2)  # Palmyra's point (lon, lat), and where a correction moves it
+OLD, NEW = (38.2672, 34.56), (40.5, 32.0)  # Palmyra's point (lon, lat), and where a correction moves it
 
 
 def bbox_around(lon: float, lat: float) -> str:
@@ -114,3 +114,7 @@ async def test_maps_and_tiles_as_of_show_places_as_they_stood(
     names_then = await names(tile(OLD, as_of=before))
     assert "Palmyra" in names_then and "Tadmur" not in names_then
     assert "Tadmur" in await names(tile(NEW)) and "Palmyra" not in await names(tile(NEW, as_of=before))
+    # Below z8, where a tile shows the places place_zoom picks, the old point's tile too.
+    low = f"/v1/tiles/places/{tile_of(*OLD, 6)}.mvt"
+    assert "Palmyra" in await names(write_client.get(low, params={"at": AT, "as_of": before}))
+    assert {"Palmyra", "Tadmur"}.isdisjoint(await names(write_client.get(low, params={"at": AT})))

@@ -132,14 +132,17 @@ def tile_sql(layer: Layer, zoom: int) -> str:
     return FRONTLINES_TILE
 
 
-# As of a moment, the periods are derived for the tile's places only (with its buffer, as a live tile has them):
-# below z8, those place_zoom shows at the zoom.
+# As of a moment, the periods are derived for the tile's places only (with its buffer, as a live tile has them),
+# found by their points as they stood (`place` is then its versions): below z8, those place_zoom shows at the zoom.
 @cache
 def places_derived(zoom: int) -> str:
-    buffered = f"ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT})"
+    in_tile = f"p.geom && ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => {BUFFER / EXTENT}), 4326)"
     if zoom >= THINNED_BELOW:
-        return f"ARRAY(SELECT p.id FROM place AS p WHERE p.geom && ST_Transform({buffered}, 4326))"
-    return f"ARRAY(SELECT pz.place_id FROM place_zoom AS pz WHERE pz.geom_3857 && {buffered} AND pz.min_zoom <= {zoom})"
+        return f"ARRAY(SELECT p.id FROM place AS p WHERE {in_tile})"
+    return (
+        f"ARRAY(SELECT p.id FROM place AS p JOIN place_zoom AS pz ON pz.place_id = p.id"
+        f" WHERE {in_tile} AND pz.min_zoom <= {zoom})"
+    )
 
 
 async def tile_mvt(
