@@ -126,6 +126,7 @@ LANDED_MIGRATIONS = {
     "20261202_0018_place_state_zooms.py": "606adf782d093985d369ca34f648f6e26034c3db10b02511904eb2957bcb4d49",
     "20261202_0019_bulk_recompute.py": "e9d6d480c51a1a24dfa1cebc4baee9a455eba5d2b3b41cceaca3ab75c6db0783",
     "20261202_0020_key_last_used.py": "b787ed4051f60ab25245517d85a270684ead5c98d3a9200e62431a19478e129d",
+    "20261202_0021_places_as_of.py": "8e05867e0dccbf6a2cd274fdab256f17f8f457d16f760cb63da0127dfcde6d39",
 }
 
 
