@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 from bench.generate import EAST, NORTH, SOUTH, WEST, Dataset, query
@@ -14,7 +14,11 @@ from bench.generate import EAST, NORTH, SOUTH, WEST, Dataset, query
 PATHS_PER_SCENARIO = 1_000
 NAMES = (
     "control-one",
+    "control-one-as-of",
+    "control-one-confirmed",
     "map-100",
+    "map-100-as-of",
+    "map-100-confirmed",
     "map-500",
     "ogc-places-100",
     "ogc-places-100-cql2",
@@ -30,6 +34,7 @@ NAMES = (
     "tile-places-z9",
     "tile-places-z10",
     "tile-places-z12",
+    "tile-places-z8-as-of",
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
@@ -55,6 +60,7 @@ TERRITORY_SCENARIOS = {
     "tile-places-z9",
     "tile-places-z10",
     "tile-places-z12",
+    "tile-places-z8-as-of",
     "tile-territories-z6",
     "tile-territories-z8",
     "tile-territories-z10",
@@ -125,6 +131,11 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
     slugs = [r[0] for r in query(dataset.url, "SELECT slug FROM place ORDER BY id")]
     spellings = [r[0] for r in query(dataset.url, "SELECT name FROM place_name ORDER BY id")]
 
+    # Reads as the record stood (as_of: derived from the versions) and of the surer events only (confidence=:
+    # derived from the events), both at a moment after the whole dataset was recorded, so they answer what the
+    # stored periods do, computed per request.
+    recorded = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def day() -> date:
         return random_date(rng, date(2012, 1, 1), date(2017, 12, 31))
 
@@ -163,7 +174,23 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
 
     makers: dict[str, tuple[Callable[[], str], str | None]] = {
         "control-one": (lambda: f"/v1/places/{rng.choice(slugs)}/control?at={day()}", None),
+        "control-one-as-of": (
+            lambda: f"/v1/places/{rng.choice(slugs)}/control?at={day()}&as_of={recorded}",
+            None,
+        ),
+        "control-one-confirmed": (
+            lambda: f"/v1/places/{rng.choice(slugs)}/control?at={day()}&confidence=confirmed",
+            None,
+        ),
         "map-100": (lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 100)}", "features"),
+        "map-100-as-of": (
+            lambda: f"/v1/control?at={day()}&as_of={recorded}&bbox={random_bbox(rng, places, 100)}",
+            "features",
+        ),
+        "map-100-confirmed": (
+            lambda: f"/v1/control?at={day()}&confidence=confirmed&bbox={random_bbox(rng, places, 100)}",
+            "features",
+        ),
         "map-500": (lambda: f"/v1/control?at={day()}&bbox={random_bbox(rng, places, 500)}", "features"),
         # The same ~100 places on a date through OGC API - Features, and with a CQL2 filter on top.
         "ogc-places-100": (
@@ -204,6 +231,10 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
             )
             for where, tile in (("inside", INSIDE_TILE), ("edge", EDGE_TILE))
         },
+        "tile-places-z8-as-of": (
+            lambda: f"/v1/tiles/places/{random_tile(rng, 8)}.mvt?at={day()}&as_of={recorded}",
+            "mvt",
+        ),
         "tile-territories-z6": (lambda: f"/v1/tiles/territories/{random_tile(rng, 6)}.mvt?at={day()}", "mvt"),
         "tile-territories-z8": (lambda: f"/v1/tiles/territories/{random_tile(rng, 8)}.mvt?at={day()}", "mvt"),
         "tile-territories-z10": (

@@ -22,8 +22,12 @@ RETURNS TABLE (place_id integer, valid daterange, actor_id integer, status text,
                control_event_id integer, uncertain_until date, geom geometry, geom_3857 geometry, slug text,
                name text, kind text, confidence text, rival_event_ids integer[], disputed boolean,
                territory_id integer, min_zoom smallint)
--- As derive_control_periods: no JIT and no parallel workers for what is, for a few places, a millisecond.
-LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
+-- As derive_control_periods: no JIT and no parallel workers for what is, for a few places, a millisecond;
+-- plpgsql, so the plan is made once a session.
+LANGUAGE plpgsql STABLE SET jit = off SET max_parallel_workers_per_gather = 0
+    SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN RETURN QUERY
     -- One branch per case, each a plain condition an index serves (see derive_control_periods).
     WITH places AS (
         SELECT p.id, p.geom, p.slug, p.name, p.kind FROM place AS p WHERE as_of IS NULL AND p.id = ANY(place_ids)
@@ -50,14 +54,15 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
         FROM control_period AS q JOIN control_event AS e ON e.id = q.control_event_id
         WHERE as_of IS NULL AND min_confidence IS NULL AND place_ids IS NULL
         UNION ALL
-        SELECT d.place_id, d.valid, d.actor_id, d.status, d.party_ids, d.control_event_id, e.precision,
+        -- The event's precision looked up per period: as a join, the planner hashed every event there is (the
+        -- function is estimated at 1,000 rows).
+        SELECT d.place_id, d.valid, d.actor_id, d.status, d.party_ids, d.control_event_id,
+               (SELECT e.precision FROM control_event AS e WHERE e.id = d.control_event_id),
                d.confidence, d.rival_event_ids, d.disputed
         FROM derive_control_periods(NULL, place_ids, min_confidence) AS d
-        JOIN control_event AS e ON e.id = d.control_event_id
         WHERE as_of IS NULL AND min_confidence IS NOT NULL
         UNION ALL
-        -- The event's precision as it stood (every period's event has a version then): looked up per period,
-        -- as a join the planner hashed every version there is (the function is estimated at 1,000 rows).
+        -- The event's precision as it stood (every period's event has a version then), looked up the same way.
         SELECT d.place_id, d.valid, d.actor_id, d.status, d.party_ids, d.control_event_id,
                (SELECT v.precision FROM control_event_version AS v
                 WHERE v.control_event_id = d.control_event_id AND v.recorded @> as_of),
@@ -108,8 +113,10 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
         SELECT h.place_id, piece, NULL, NULL, NULL, NULL, NULL, NULL, '{}'::integer[], false, h.territory_id
         FROM shares AS h CROSS JOIN LATERAL unnest(h.dates) AS piece
     )
-    SELECT s.place_id, s.valid, s.actor_id, s.status, s.party_ids, s.control_event_id, s.uncertain_until,
-           p.geom, ST_Transform(p.geom, 3857), p.slug, p.name, p.kind, s.confidence, s.rival_event_ids, s.disputed,
-           s.territory_id, z.min_zoom
-    FROM stretches AS s JOIN places AS p ON p.id = s.place_id LEFT JOIN place_zoom AS z ON z.place_id = s.place_id
+    -- (varchar columns cast, as derive_control_periods)
+    SELECT s.place_id, s.valid, s.actor_id, s.status::text, s.party_ids, s.control_event_id, s.uncertain_until,
+           p.geom, ST_Transform(p.geom, 3857), p.slug::text, p.name, p.kind::text, s.confidence::text,
+           s.rival_event_ids, s.disputed, s.territory_id, z.min_zoom
+    FROM stretches AS s JOIN places AS p ON p.id = s.place_id LEFT JOIN place_zoom AS z ON z.place_id = s.place_id;
+END
 $$;

@@ -7,7 +7,11 @@
 -- territory and place, 2.7 s for 1,000 places of the bench's large set). place_ids NULL = every place.
 CREATE OR REPLACE FUNCTION derive_place_territories(as_of timestamptz, place_ids integer[])
 RETURNS TABLE (place_id integer, valid daterange, territory_id integer)
-LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
+-- As derive_control_periods: no JIT, no parallel workers, and plpgsql so the plan is made once a session.
+LANGUAGE plpgsql STABLE SET jit = off SET max_parallel_workers_per_gather = 0
+    SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN RETURN QUERY
     WITH places AS (
         SELECT p.id, p.geom FROM place AS p WHERE as_of IS NULL AND p.id = ANY(place_ids)
         UNION ALL
@@ -36,5 +40,6 @@ LANGUAGE sql STABLE SET jit = off SET max_parallel_workers_per_gather = 0 AS $$
               WHERE as_of IS NOT NULL) AS c
     )
     SELECT c.place_id, won, c.id
-    FROM covering AS c CROSS JOIN LATERAL unnest(datemultirange(c.valid) - coalesce(c.ahead, '{}')) AS won
+    FROM covering AS c CROSS JOIN LATERAL unnest(datemultirange(c.valid) - coalesce(c.ahead, '{}')) AS won;
+END
 $$;
