@@ -251,11 +251,12 @@ async def load(url: str, scale: str, disputes: float = DISPUTES) -> None:
         await connection.execute(
             "CREATE TABLE bench_dataset (scale text, places integer, revision text, disputes float8, generator integer)"
         )
+        # The revision the database was migrated to, not the checkout's head now: a revision added while a
+        # large dataset loads would otherwise be marked as applied.
         await connection.execute(
-            "INSERT INTO bench_dataset VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO bench_dataset SELECT $1, $2, version_num, $3, $4 FROM alembic_version",
             scale,
             SCALES[scale],
-            migrate.head_revision(),
             disputes,
             GENERATOR,
         )

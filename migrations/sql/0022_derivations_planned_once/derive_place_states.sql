@@ -29,7 +29,7 @@ LANGUAGE plpgsql STABLE SET jit = off SET max_parallel_workers_per_gather = 0
 #variable_conflict use_column
 BEGIN RETURN QUERY
     -- One branch per case, each a plain condition an index serves (see derive_control_periods).
-    WITH places AS (
+    WITH located AS (
         SELECT p.id, p.geom, p.slug, p.name, p.kind FROM place AS p WHERE as_of IS NULL AND p.id = ANY(place_ids)
         UNION ALL
         SELECT p.id, p.geom, p.slug, p.name, p.kind FROM place AS p WHERE as_of IS NULL AND place_ids IS NULL
@@ -43,6 +43,10 @@ BEGIN RETURN QUERY
         SELECT v.place_id, v.geom, v.slug, v.name, v.kind
         FROM place_version AS v
         WHERE as_of IS NOT NULL AND place_ids IS NULL AND v.recorded @> as_of AND v.change <> 'deleted'
+    ), places AS (
+        -- Each place's least zoom, looked up by key: as a join, the plan (made for any number of places) hashed
+        -- every place_zoom row for a read of one place.
+        SELECT l.*, (SELECT z.min_zoom FROM place_zoom AS z WHERE z.place_id = l.id) AS min_zoom FROM located AS l
     ), periods AS (
         SELECT q.place_id, q.valid, q.actor_id, q.status, q.party_ids, q.control_event_id, e.precision,
                q.confidence, q.rival_event_ids, q.disputed
@@ -78,8 +82,10 @@ BEGIN RETURN QUERY
     ), territories_since AS (
         -- Whether the territories changed after as_of (a version recorded since), or a place asked about was
         -- moved or deleted since: only then does place_territory (today's territories over today's points) differ.
+        -- (The latest version's time, from ix_territory_version_recorded_from: an EXISTS over the versions
+        -- recorded after as_of was planned, without as_of's value, as a scan of every version.)
         SELECT as_of IS NOT NULL
-               AND (EXISTS (SELECT 1 FROM territory_version AS t WHERE lower(t.recorded) > as_of)
+               AND (coalesce((SELECT max(lower(t.recorded)) FROM territory_version AS t) > as_of, false)
                     OR EXISTS (SELECT 1 FROM places AS p LEFT JOIN place AS now ON now.id = p.id
                                WHERE now.id IS NULL OR NOT ST_Equals(now.geom, p.geom))) AS changed
     ), winners AS (
@@ -116,7 +122,7 @@ BEGIN RETURN QUERY
     -- (varchar columns cast, as derive_control_periods)
     SELECT s.place_id, s.valid, s.actor_id, s.status::text, s.party_ids, s.control_event_id, s.uncertain_until,
            p.geom, ST_Transform(p.geom, 3857), p.slug::text, p.name, p.kind::text, s.confidence::text,
-           s.rival_event_ids, s.disputed, s.territory_id, z.min_zoom
-    FROM stretches AS s JOIN places AS p ON p.id = s.place_id LEFT JOIN place_zoom AS z ON z.place_id = s.place_id;
+           s.rival_event_ids, s.disputed, s.territory_id, p.min_zoom
+    FROM stretches AS s JOIN places AS p ON p.id = s.place_id;
 END
 $$;
