@@ -17,6 +17,11 @@ pool, its size and timeout, and the session settings (statement timeout...) are 
 statement takes the pool's DBAPI connection itself, in one greenlet with the statement (checkout, fetch,
 checkin: ~15 µs; an `AsyncConnection` around it cost ~45 µs).
 
+A statement marked `GENERIC_PLAN` runs with its generic plan forced (`plan_cache_mode` set in a transaction of
+its own): PostgreSQL re-plans a prepared statement at every run while its generic plan is estimated dearer than
+the custom ones, and a read of one place derived at read time (app/db/queries/as_of.py) spent ~10 ms planning
+for ~2 ms of work at 100,000 places.
+
 A statement that fails tells `on_failure` (the read replicas' routing, app/api/deps.py) before it raises.
 """
 
@@ -32,6 +37,10 @@ from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import await_only, greenlet_spawn
+
+# The execution option marking a statement to run with its generic plan (see the module's text).
+GENERIC_PLAN = "generic_plan"
+FORCE_GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
 @lru_cache(maxsize=1024)
@@ -53,9 +62,10 @@ def metadata(keys: tuple[str, ...]) -> SimpleResultMetaData:
 
 def direct_plan(
     statement: Any, parameters: Any, options: Any, dialect: Dialect
-) -> tuple[str, list[Any]] | None:
-    """The SQL and positional values to run on asyncpg, or None when SQLAlchemy must run the statement."""
-    if type(statement) is not TextClause or options or statement._execution_options:
+) -> tuple[str, list[Any], bool] | None:
+    """The SQL and positional values to run on asyncpg, and whether with its generic plan; or None when
+    SQLAlchemy must run the statement."""
+    if type(statement) is not TextClause or options or set(statement._execution_options) - {GENERIC_PLAN}:
         return None
     if parameters is not None and not isinstance(parameters, Mapping):  # executemany
         return None
@@ -64,7 +74,7 @@ def direct_plan(
         return None
     sql, names = plan
     values = parameters or {}
-    return sql, [values[name] for name in names]
+    return sql, [values[name] for name in names], bool(statement._execution_options.get(GENERIC_PLAN))
 
 
 async def fetch(driver: asyncpg.Connection, sql: str, values: list[Any]) -> CursorResult[Any]:
@@ -73,6 +83,13 @@ async def fetch(driver: asyncpg.Connection, sql: str, values: list[Any]) -> Curs
     # The buffered rows as SQLAlchemy's Result (one(), all(), scalar(), mappings(), rows by attribute): what
     # AsyncConnection.execute answers, less the cursor (reads ask no rowcount).
     return cast(CursorResult[Any], IteratorResult(metadata(keys), iter(records)))
+
+
+async def fetch_generic(driver: asyncpg.Connection, sql: str, values: list[Any]) -> CursorResult[Any]:
+    """`fetch` with the statement's generic plan: made at its first run on the connection, then kept."""
+    async with driver.transaction():
+        await driver.execute(FORCE_GENERIC_PLAN)
+        return await fetch(driver, sql, values)
 
 
 class ReadConnection(AsyncConnection):
@@ -120,7 +137,7 @@ class ReadConnection(AsyncConnection):
         return (await self.execute(statement, parameters, execution_options=execution_options)).scalar()
 
 
-def pooled_fetch(engine: Engine, sql: str, values: list[Any]) -> CursorResult[Any]:
+def pooled_fetch(engine: Engine, sql: str, values: list[Any], generic: bool) -> CursorResult[Any]:
     """In a greenlet (the pool may have to connect, wait or close, all awaited): a pooled connection for one
     statement, given back after it."""
     try:
@@ -131,7 +148,7 @@ def pooled_fetch(engine: Engine, sql: str, values: list[Any]) -> CursorResult[An
         Connection._handle_dbapi_exception_noconnection(error, engine.dialect, engine)
     try:
         driver: asyncpg.Connection = pooled.driver_connection
-        return await_only(sound_fetch(driver, sql, values, pooled.invalidate))
+        return await_only(sound_fetch(driver, sql, values, generic, pooled.invalidate))
     finally:
         pooled.close()
 
@@ -152,12 +169,16 @@ async def run(
 
 
 async def sound_fetch(
-    driver: asyncpg.Connection, sql: str, values: list[Any], invalidate: Callable[[BaseException], None]
+    driver: asyncpg.Connection,
+    sql: str,
+    values: list[Any],
+    generic: bool,
+    invalidate: Callable[[BaseException], None],
 ) -> CursorResult[Any]:
     """`fetch`, and a connection the statement may have left unsound is `invalidate`d: the pool must not hand
     it out again (SQLAlchemy does this for the statements it runs itself)."""
     try:
-        return await fetch(driver, sql, values)
+        return await (fetch_generic if generic else fetch)(driver, sql, values)
     except BaseException as error:
         if leaves_connection_sound(error, driver):
             raise

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.engine import create_engine, read_only
 from app.db.models import Place
-from app.db.reads import ReadConnection, direct_plan
+from app.db.reads import GENERIC_PLAN, ReadConnection, direct_plan
 
 PLACES = text("SELECT id, slug, name FROM place WHERE kind = :kind ORDER BY id")
 
@@ -53,6 +53,31 @@ async def test_constructs_and_options_go_through_sqlalchemy(reads: AsyncEngine) 
     assert direct_plan(core, None, None, reads.dialect) is None
     assert await ReadConnection(reads).scalar(core) == "palmyra"
     assert direct_plan(PLACES, {"kind": "city"}, {"yield_per": 10}, reads.dialect) is None
+
+
+async def test_a_statement_marked_generic_plan_runs_with_it_and_leaves_the_connection_as_it_was(
+    server_url: str,
+) -> None:
+    own = read_only(
+        create_engine(server_url, pool_size=1, max_overflow=0)
+    )  # one connection: every statement's
+    mode = text("SELECT current_setting('plan_cache_mode') AS mode, CAST(:n AS int) AS n")
+    generic = mode.execution_options(**{GENERIC_PLAN: True})
+    try:
+        plan = direct_plan(generic, {"n": 1}, None, own.dialect)
+        assert plan is not None and plan[2]  # the direct path, with its generic plan
+        reads = ReadConnection(own)
+        for n in range(3):
+            assert tuple((await reads.execute(generic, {"n": n})).one()) == ("force_generic_plan", n)
+            assert tuple((await reads.execute(mode, {"n": n})).one()) == ("auto", n)  # SET LOCAL: not kept
+        plans = await reads.execute(
+            text("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = :sql"),
+            {"sql": plan[0]},
+        )
+        # One prepared statement (asyncpg keeps one per text): planned generically when marked, for its values when not.
+        assert tuple(plans.one()) == (3, 3)
+    finally:
+        await own.dispose()
 
 
 async def test_each_statement_returns_its_connection_to_the_pool(reads: AsyncEngine) -> None:
