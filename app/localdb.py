@@ -267,7 +267,8 @@ class LocalCluster:
             ]
         )
         if result.returncode != 0:
-            log = (self.datadir / "server.log").read_text(errors="replace")[-2000:]
+            server_log = self.datadir / "server.log"
+            log = server_log.read_text(errors="replace")[-2000:] if server_log.exists() else ""
             raise LocalDatabaseError(f"PostgreSQL did not start:\n{result.stderr}\n{log}")
         _log(f"PostgreSQL is running on 127.0.0.1:{self.port} ({self.datadir})")
 
@@ -325,6 +326,10 @@ class LocalCluster:
 
     def start(self) -> None:
         """Start the server of a cluster that exists (a stopped one, or a standby made by `standby`)."""
+        if not (self.datadir / "PG_VERSION").exists():
+            raise LocalDatabaseError(
+                f"No PostgreSQL cluster in {self.datadir}: ensure_running() (`territory up`) creates one."
+            )
         if not self.is_running():
             self._start(postgres_bindir())
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
+import pytest
 
-from app.localdb import APP_ROLE, LocalCluster
+from app.localdb import APP_ROLE, SUPERUSER, LocalCluster, LocalDatabaseError
 
 
 async def test_a_database_made_by_the_superuser_is_handed_over_to_the_app_role(
@@ -47,3 +49,9 @@ async def test_a_database_made_by_the_superuser_is_handed_over_to_the_app_role(
             await app.close()
     finally:
         await admin.close()
+
+
+def test_starting_a_cluster_that_was_never_made_says_so(tmp_path: Path) -> None:
+    cluster = LocalCluster(tmp_path / "pg", 5999, {}, SUPERUSER)
+    with pytest.raises(LocalDatabaseError, match="No PostgreSQL cluster in .*ensure_running"):
+        cluster.start()
