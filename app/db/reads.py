@@ -65,7 +65,8 @@ def direct_plan(
 ) -> tuple[str, list[Any], bool] | None:
     """The SQL and positional values to run on asyncpg, and whether with its generic plan; or None when
     SQLAlchemy must run the statement."""
-    if type(statement) is not TextClause or options or set(statement._execution_options) - {GENERIC_PLAN}:
+    marks = statement._execution_options if type(statement) is TextClause else None
+    if marks is None or options or (marks and marks.keys() - {GENERIC_PLAN}):
         return None
     if parameters is not None and not isinstance(parameters, Mapping):  # executemany
         return None
@@ -74,7 +75,7 @@ def direct_plan(
         return None
     sql, names = plan
     values = parameters or {}
-    return sql, [values[name] for name in names], bool(statement._execution_options.get(GENERIC_PLAN))
+    return sql, [values[name] for name in names], bool(marks and marks.get(GENERIC_PLAN))
 
 
 async def fetch(driver: asyncpg.Connection, sql: str, values: list[Any]) -> CursorResult[Any]:
