@@ -127,6 +127,7 @@ LANDED_MIGRATIONS = {
     "20261202_0019_bulk_recompute.py": "e9d6d480c51a1a24dfa1cebc4baee9a455eba5d2b3b41cceaca3ab75c6db0783",
     "20261202_0020_key_last_used.py": "b787ed4051f60ab25245517d85a270684ead5c98d3a9200e62431a19478e129d",
     "20261202_0021_places_as_of.py": "8e05867e0dccbf6a2cd274fdab256f17f8f457d16f760cb63da0127dfcde6d39",
+    "20261203_0022_derivations_planned_once.py": "3c5e57bdc52756f46d681c985bf6cc4defc996846018562e6592b25590f0c994",
 }
 
 
