@@ -75,6 +75,9 @@ def prepare(
     if territories and query(url, "SELECT count(*) FROM territory")[0][0] < TERRITORIES[scale]:
         asyncio.run(load_territories(url, scale))
         seconds = time.monotonic() - started
+    query(url, "ALTER TABLE bench_dataset ADD COLUMN IF NOT EXISTS as_of timestamptz")  # generator 3 had none
+    if query(url, CORRECTED_SINCE_WRITTEN)[0][0] is not True:
+        asyncio.run(correct(url))
     tables = {
         "places": "place",
         "place names": "place_name",
@@ -249,12 +252,13 @@ async def load(url: str, scale: str, disputes: float = DISPUTES) -> None:
             print(f"[bench] {scale}: events of places {low}..{high} loaded", flush=True)
         await connection.execute("VACUUM ANALYZE")
         await connection.execute(
-            "CREATE TABLE bench_dataset (scale text, places integer, revision text, disputes float8, generator integer)"
+            "CREATE TABLE bench_dataset (scale text, places integer, revision text, disputes float8, generator integer,"
+            " as_of timestamptz)"
         )
         # The revision the database was migrated to, not the checkout's head now: a revision added while a
         # large dataset loads would otherwise be marked as applied.
         await connection.execute(
-            "INSERT INTO bench_dataset SELECT $1, $2, version_num, $3, $4 FROM alembic_version",
+            "INSERT INTO bench_dataset SELECT $1, $2, version_num, $3, $4, NULL FROM alembic_version",
             scale,
             SCALES[scale],
             disputes,
@@ -293,6 +297,38 @@ TERRITORY_BATCH = """
            daterange(d.valid_from, d.valid_from + d.days), (SELECT id FROM source WHERE slug = 'bench'), true
     FROM drawn AS d JOIN rings AS r USING (i), (SELECT array_agg(id ORDER BY id) AS ids FROM actor) AS a
 """
+
+
+# The as_of scenarios ask about a moment (`as_of` in the marker) before one event of every 50th place was
+# corrected (its date moved 10 days): as an analyst citing a map of last month would, on a store where 2% of the
+# places have been corrected since. The places whose record did not change since are read as stored, the others
+# derived again (places_recorded_since). Taken after everything else is written (a territory written later
+# would make every place derived again), and again if territories are loaded afterwards.
+CORRECTED_SINCE_WRITTEN = """
+    SELECT b.as_of > coalesce((SELECT max(lower(recorded)) FROM territory_version), '-infinity')
+    FROM bench_dataset AS b
+"""
+CORRECTIONS = """
+    WITH corrected AS (
+        SELECT DISTINCT ON (e.place_id) e.id FROM control_event AS e
+        WHERE e.place_id % 50 = 0 AND e.retracted_at IS NULL AND e.precision = 'day'
+        ORDER BY e.place_id, e.id
+    )
+    UPDATE control_event AS e SET occurred_on = e.occurred_on + 10 FROM corrected AS c WHERE e.id = c.id
+    RETURNING e.id
+"""
+
+
+async def correct(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("UPDATE bench_dataset SET as_of = clock_timestamp()")
+        async with connection.transaction():
+            ids = [r[0] for r in await connection.fetch(CORRECTIONS)]
+            await connection.execute("SELECT record_event_versions($1, NULL)", ids)
+        print(f"[bench] corrected {len(ids)} events after the as_of moment", flush=True)
+    finally:
+        await connection.close()
 
 
 async def load_territories(url: str, scale: str) -> None:

@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from urllib.parse import quote
 
 from bench.generate import EAST, NORTH, SOUTH, WEST, Dataset, query
@@ -131,10 +131,11 @@ def build(dataset: Dataset, wanted: list[str], seed: int = 42) -> list[Scenario]
     slugs = [r[0] for r in query(dataset.url, "SELECT slug FROM place ORDER BY id")]
     spellings = [r[0] for r in query(dataset.url, "SELECT name FROM place_name ORDER BY id")]
 
-    # Reads as the record stood (as_of: derived from the versions) and of the surer events only (confidence=:
-    # derived from the events), both at a moment after the whole dataset was recorded, so they answer what the
-    # stored periods do, computed per request.
-    recorded = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Reads as the record stood (as_of) at a moment before 2% of the places were corrected (bench/generate.py,
+    # CORRECTIONS): those derived again from the versions, the others read as stored; and reads of the surer
+    # events only (confidence=), derived from the events.
+    (as_of,) = query(dataset.url, "SELECT as_of FROM bench_dataset")[0]
+    recorded = as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def day() -> date:
         return random_date(rng, date(2012, 1, 1), date(2017, 12, 31))

@@ -496,6 +496,13 @@ class ControlEventVersion(Base):
         ),
         UniqueConstraint("control_event_id", "version", name="uq_control_event_version_event_version"),
         Index("ix_control_event_version_place_recorded", "place_id", "recorded", postgresql_using="gist"),
+        # What changed after a moment, for an as_of read (places_recorded_since): each version's last change.
+        Index(
+            "ix_control_event_version_place_changed",
+            "place_id",
+            text("(coalesce(upper(recorded), lower(recorded)))"),
+        ),
+        Index("ix_control_event_version_changed", text("(coalesce(upper(recorded), lower(recorded)))")),
         # The feed's order: each event's open version by position (given at commit, in commit order: see
         # migrations/versions/20261201_0006_feed_positions.py).
         UniqueConstraint("position", name="uq_control_event_version_position"),

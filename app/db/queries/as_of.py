@@ -11,8 +11,10 @@ never touches a version.
 
 The reference tables' shadows are NOT MATERIALIZED: inlined, so a query's conditions (an id, a slug, a bbox)
 reach the version table's indexes instead of a scan of every version first.
-What it costs: no index serves the derived shadows, so the periods of every place asked about are derived
-from their versions for each answer (the places a reference or a bbox names, or all of them).
+What it costs: no index serves the derived shadows, so the states and periods of the places asked about (those
+a reference or a bbox names, or all of them) are made for each answer; but only the places whose record changed
+after :as_of are derived from their versions, the others read as stored (places_recorded_since): an answer as of
+a recent moment costs what changed since, not what it shows.
 
 A read of one place (REFERENCED_PLACE) runs with its generic plan (app/db/reads.py, GENERIC_PLAN): PostgreSQL
 planned it again at each run, ~10 ms for ~2 ms of work at 100,000 places (README, "Speed"). Reads of a bbox or

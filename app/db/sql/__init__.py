@@ -50,6 +50,7 @@ INSTALL_ORDER: tuple[str, ...] = (
     "territory_normalize",
     "territory_name_forms",
     "territory_prepare_geometry",
+    "places_recorded_since",
     "derive_control_periods",
     "recompute_control_periods",
     "derive_place_territories",

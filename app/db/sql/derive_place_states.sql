@@ -27,7 +27,34 @@ RETURNS TABLE (place_id integer, valid daterange, actor_id integer, status text,
 LANGUAGE plpgsql STABLE SET jit = off SET max_parallel_workers_per_gather = 0
     SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
-BEGIN RETURN QUERY
+DECLARE
+    changed_places integer[];
+BEGIN
+    -- As of a moment, a place whose record has not changed since (places_recorded_since), when no territory was
+    -- written since either, has the states stored now: those are read, and only the others are derived.
+    IF as_of IS NOT NULL AND min_confidence IS NULL
+       AND NOT coalesce((SELECT max(lower(t.recorded)) FROM territory_version AS t) > as_of, false) THEN
+        changed_places := places_recorded_since(as_of, place_ids);
+        RETURN QUERY
+            SELECT s.place_id, s.valid, s.actor_id, s.status::text, s.party_ids, s.control_event_id,
+                   s.uncertain_until, s.geom, s.geom_3857, s.slug::text, s.name, s.kind::text, s.confidence::text,
+                   s.rival_event_ids, s.disputed, s.territory_id, s.min_zoom
+            FROM place_state AS s
+            WHERE s.place_id = ANY(place_ids)
+              AND NOT EXISTS (SELECT 1 FROM unnest(changed_places) AS c(id) WHERE c.id = s.place_id)
+            UNION ALL
+            SELECT s.place_id, s.valid, s.actor_id, s.status::text, s.party_ids, s.control_event_id,
+                   s.uncertain_until, s.geom, s.geom_3857, s.slug::text, s.name, s.kind::text, s.confidence::text,
+                   s.rival_event_ids, s.disputed, s.territory_id, s.min_zoom
+            FROM place_state AS s
+            WHERE place_ids IS NULL
+              AND NOT EXISTS (SELECT 1 FROM unnest(changed_places) AS c(id) WHERE c.id = s.place_id);
+        IF cardinality(changed_places) = 0 THEN
+            RETURN;
+        END IF;
+        place_ids := changed_places;
+    END IF;
+    RETURN QUERY
     -- One branch per case, each a plain condition an index serves (see derive_control_periods).
     WITH located AS (
         SELECT p.id, p.geom, p.slug, p.name, p.kind FROM place AS p WHERE as_of IS NULL AND p.id = ANY(place_ids)
