@@ -29,15 +29,15 @@ PERIOD_COLUMNS = (
 
 STORED_STATES = f"SELECT {STATE_COLUMNS} FROM place_state WHERE place_id = ANY(:ids)"
 STORED_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM control_period WHERE place_id = ANY(:ids)"
-# As of the moment, for the places asked about, and for every place (then kept to those).
-DERIVED_STATES = (
-    f"""SELECT {STATE_COLUMNS} FROM derive_place_states(CAST(CAST(:as_of AS text) AS timestamptz), :ids)"""
+MOMENT = "CAST(CAST(:as_of AS text) AS timestamptz)"
+# As of the moment, for the places asked about; and for every place, then kept to those.
+DERIVED_STATES = f"SELECT {STATE_COLUMNS} FROM derive_place_states({MOMENT}, :ids)"
+DERIVED_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM derive_control_periods({MOMENT}, :ids)"
+EVERY_PLACE_STATES = (
+    f"SELECT {STATE_COLUMNS} FROM derive_place_states({MOMENT}, NULL) WHERE place_id = ANY(:ids)"
 )
-DERIVED_PERIODS = f"""SELECT {PERIOD_COLUMNS} FROM derive_control_periods(CAST(CAST(:as_of AS text) AS timestamptz), :ids)"""
-EVERY_PLACE_STATES = f"SELECT {STATE_COLUMNS} FROM derive_place_states(CAST(CAST(:as_of AS text) AS timestamptz), NULL) WHERE place_id = ANY(:ids)"
 EVERY_PLACE_PERIODS = (
-    f"SELECT {PERIOD_COLUMNS} FROM derive_control_periods(CAST(CAST(:as_of AS text) AS timestamptz), NULL) "
-    "WHERE place_id = ANY(:ids)"
+    f"SELECT {PERIOD_COLUMNS} FROM derive_control_periods({MOMENT}, NULL) WHERE place_id = ANY(:ids)"
 )
 
 
@@ -51,8 +51,9 @@ async def test_as_of_every_moment_answers_what_the_record_held_then(
     write_client: httpx.AsyncClient, ingest_headers: dict[str, str], write_engine: AsyncEngine
 ) -> None:
     rng = random.Random(23)
-    ids = list(await rows(write_engine, "SELECT id FROM place WHERE slug = ANY(:s)", s=list(PLACES)))
-    ids = [i for (i,) in ids]
+    ids = [
+        i for (i,) in await rows(write_engine, "SELECT id FROM place WHERE slug = ANY(:s)", s=list(PLACES))
+    ]
     assert len(ids) == len(PLACES)
     events: list[int] = []
     added = iter(range(1000))
@@ -99,10 +100,14 @@ async def test_as_of_every_moment_answers_what_the_record_held_then(
         assert response.status_code == 200, response.text
         return f"{place} moved: {moved}"
 
+    async def held() -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+        """What place_state and control_period hold now for the places."""
+        return await rows(write_engine, STORED_STATES, ids=ids), await rows(
+            write_engine, STORED_PERIODS, ids=ids
+        )
+
     moments = [(await moment(write_engine), "the seed")]
-    record = [
-        (await rows(write_engine, STORED_STATES, ids=ids), await rows(write_engine, STORED_PERIODS, ids=ids))
-    ]
+    record = [await held()]
 
     async def move_away(step: int) -> str:
         """The last two writes: an event at Palmyra, then moved to Dabiq; as of between them, that move is all that
@@ -130,12 +135,7 @@ async def test_as_of_every_moment_answers_what_the_record_held_then(
     for step in range(42):
         what = await (write() if step < 40 else move_away(step))
         moments.append((await moment(write_engine), what))
-        record.append(
-            (
-                await rows(write_engine, STORED_STATES, ids=ids),
-                await rows(write_engine, STORED_PERIODS, ids=ids),
-            )
-        )
+        record.append(await held())
     assert len({frozenset(states) for states, _ in record}) > 20  # the writes changed what the places show
 
     for (as_of, after), (states, periods) in zip(moments, record, strict=True):
